@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Net;
+
+namespace CacheCluster.Node.Configuration;
+
+public enum ClusteringMode { Localhost, AdoNet }
+
+/// <summary>
+/// Every setting the node reads, validated once at start-up. Each problem is reported with the
+/// configuration key it concerns, so an operator can fix appsettings.json, an environment variable
+/// (Store__DiskBudget) or a command-line switch (--Store:DiskBudget=2GiB) without guessing.
+/// </summary>
+public sealed class NodeSettings
+{
+    public required string NodeName { get; init; }
+    public required ProxySettings Proxy { get; init; }
+    public required CacheSettings Cache { get; init; }
+    public required StoreSettings Store { get; init; }
+    public required ClusterSettings Cluster { get; init; }
+
+    public static NodeSettings Load(IConfiguration config, string contentRoot)
+    {
+        var r = new Reader(config);
+        r.RejectUnknown("Node", "Name");
+        r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName");
+        r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax");
+        r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
+        r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "ClusterId", "ServiceId");
+
+        var nodeName = r.String("Node:Name", Environment.MachineName);
+        var listen = r.Endpoints("Proxy:Listen", "127.0.0.1:3128");
+        var connectPorts = r.Ports("Proxy:ConnectPorts", [443]);
+        var sites = r.Sites("Proxy:Sites");
+        var proxy = new ProxySettings
+        {
+            Listen = listen,
+            ConnectPorts = connectPorts,
+            ConnectTimeout = r.Duration("Proxy:ConnectTimeout", TimeSpan.FromSeconds(10)),
+            OriginTimeout = r.Duration("Proxy:OriginTimeout", TimeSpan.FromSeconds(60)),
+            Sites = sites,
+            ViaName = r.Token("Proxy:ViaName", nodeName),
+            CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
+        };
+        var cache = new CacheSettings
+        {
+            MaxObjectBytes = r.Size("Cache:MaxObjectSize", 256L << 20, min: 1),
+            HeuristicFraction = r.Fraction("Cache:HeuristicFraction", 0.1),
+            HeuristicMax = r.Duration("Cache:HeuristicMax", TimeSpan.FromDays(1)),
+        };
+        var dir = r.String("Store:Directory", "data");
+        var store = new StoreSettings
+        {
+            Directory = Path.GetFullPath(dir, contentRoot),
+            MemoryBudgetBytes = r.Size("Store:MemoryBudget", 64L << 20, min: 4L << 20),
+            DiskBudgetBytes = r.Size("Store:DiskBudget", 1L << 30, min: 16L << 20),
+            CheckpointInterval = r.Duration("Store:CheckpointInterval", TimeSpan.FromSeconds(30), allowZero: true),
+        };
+        var cluster = new ClusterSettings
+        {
+            Mode = r.Enum("Cluster:Mode", ClusteringMode.Localhost),
+            SiloPort = r.Port("Cluster:SiloPort", 11111),
+            GatewayPort = r.Port("Cluster:GatewayPort", 30000),
+            ClusterId = r.String("Cluster:ClusterId", "cache-cluster"),
+            ServiceId = r.String("Cluster:ServiceId", "cache-cluster"),
+        };
+        if (cluster.SiloPort == cluster.GatewayPort)
+            r.Error("Cluster:GatewayPort", $"must differ from Cluster:SiloPort ({cluster.SiloPort})");
+        foreach (var ep in listen)
+            if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
+                r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
+        if (cluster.Mode == ClusteringMode.AdoNet)
+            r.Error("Cluster:Mode", "AdoNet clustering is not available in this build yet; use Localhost");
+
+        r.ThrowIfErrors();
+        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster };
+    }
+
+    /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>
+    private sealed class Reader(IConfiguration config)
+    {
+        private readonly List<string> _errors = [];
+
+        public void Error(string key, string message) => _errors.Add($"{key}: {message}");
+
+        public void ThrowIfErrors()
+        {
+            if (_errors.Count > 0) throw new NodeConfigurationException(_errors);
+        }
+
+        public void RejectUnknown(string section, params string[] known)
+        {
+            foreach (var child in config.GetSection(section).GetChildren())
+                if (!known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                    Error($"{section}:{child.Key}", $"unknown setting (known: {string.Join(", ", known)})");
+        }
+
+        public string String(string key, string fallback)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (string.IsNullOrWhiteSpace(v)) { Error(key, "must not be empty"); return fallback; }
+            return v.Trim();
+        }
+
+        public string Token(string key, string fallback)
+        {
+            var v = String(key, fallback);
+            foreach (var c in v)
+                if (c <= ' ' || c >= 127 || c is ',' or ';' or '"' or '(' or ')')
+                {
+                    // The value goes into Via / Cache-Status headers: keep it a plain token.
+                    if (config[key] is null) return "cachecluster";
+                    Error(key, $"'{v}' must be a plain token (letters, digits, '-', '.', '_')");
+                    return fallback;
+                }
+            return v;
+        }
+
+        public long Size(string key, long fallback, long min)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!ByteSize.TryParse(v, out var bytes)) { Error(key, $"'{v}' is not a size (examples: 64MiB, 2GiB, 500MB, 1048576)"); return fallback; }
+            if (bytes < min) { Error(key, $"{ByteSize.Format(bytes)} is too small; the minimum is {ByteSize.Format(min)}"); return fallback; }
+            return bytes;
+        }
+
+        public TimeSpan Duration(string key, TimeSpan fallback, bool allowZero = false)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!TryDuration(v, out var d)) { Error(key, $"'{v}' is not a duration (examples: 30s, 5m, 250ms, 00:01:00)"); return fallback; }
+            if (d < TimeSpan.Zero || (d == TimeSpan.Zero && !allowZero)) { Error(key, $"'{v}' must be greater than zero"); return fallback; }
+            return d;
+        }
+
+        private static bool TryDuration(string v, out TimeSpan d)
+        {
+            v = v.Trim();
+            d = default;
+            (string suffix, double scale)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
+            foreach (var (suffix, scale) in units)
+                if (v.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
+                    double.TryParse(v.AsSpan(0, v.Length - suffix.Length), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
+                {
+                    d = TimeSpan.FromSeconds(n * scale);
+                    return true;
+                }
+            return TimeSpan.TryParse(v, CultureInfo.InvariantCulture, out d);
+        }
+
+        public double Fraction(string key, double fallback)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) || f < 0 || f > 1)
+            { Error(key, $"'{v}' must be a number between 0 and 1"); return fallback; }
+            return f;
+        }
+
+        public int Port(string key, int fallback)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            { Error(key, $"'{v}' is not a TCP port (1-65535)"); return fallback; }
+            return p;
+        }
+
+        public T Enum<T>(string key, T fallback) where T : struct, System.Enum
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!System.Enum.TryParse<T>(v, ignoreCase: true, out var e) || !System.Enum.IsDefined(e))
+            { Error(key, $"'{v}' is not one of {string.Join(", ", System.Enum.GetNames<T>())}"); return fallback; }
+            return e;
+        }
+
+        /// <summary>A list given either as one comma-separated value or as array children (Key:0, Key:1, …).</summary>
+        private List<string>? List(string key)
+        {
+            var section = config.GetSection(key);
+            if (section.Value is { } single)
+                return [.. single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            var children = section.GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim()).ToList();
+            return children.Count > 0 ? children : null;
+        }
+
+        public IReadOnlyList<IPEndPoint> Endpoints(string key, string fallback)
+        {
+            var items = List(key) ?? [fallback];
+            var result = new List<IPEndPoint>();
+            foreach (var item in items)
+            {
+                if (IPEndPoint.TryParse(item, out var ep) && ep.Port is >= 0 and <= 65535 && item.Contains(':'))
+                    result.Add(ep);
+                else
+                    Error(key, $"'{item}' is not an address:port (examples: 127.0.0.1:3128, [::1]:3128, 0.0.0.0:3128)");
+            }
+            return result;
+        }
+
+        public IReadOnlySet<int> Ports(string key, int[] fallback)
+        {
+            var items = List(key);
+            if (items is null) return new HashSet<int>(fallback);
+            var set = new HashSet<int>();
+            foreach (var item in items)
+                if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is >= 1 and <= 65535) set.Add(p);
+                else Error(key, $"'{item}' is not a TCP port (1-65535)");
+            return set;
+        }
+
+        public IReadOnlyDictionary<string, Uri> Sites(string key)
+        {
+            var sites = new Dictionary<string, Uri>(StringComparer.OrdinalIgnoreCase);
+            foreach (var child in config.GetSection(key).GetChildren())
+            {
+                var host = child.Key.Trim();
+                if (host.Length == 0 || host.Contains('/') || Uri.CheckHostName(host.Split(':')[0]) == UriHostNameType.Unknown)
+                { Error($"{key}:{child.Key}", "the key must be a host name (optionally with :port) that clients send in Host"); continue; }
+                if (!Uri.TryCreate(child.Value, UriKind.Absolute, out var origin) || (origin.Scheme != "http" && origin.Scheme != "https")
+                    || origin.Query.Length > 0)
+                { Error($"{key}:{child.Key}", $"'{child.Value}' is not an origin base URL (example: http://127.0.0.1:8080/)"); continue; }
+                sites[host] = origin;
+            }
+            return sites;
+        }
+    }
+}
+
+public sealed class ProxySettings
+{
+    public required IReadOnlyList<IPEndPoint> Listen { get; init; }
+    public required IReadOnlySet<int> ConnectPorts { get; init; }
+    public required TimeSpan ConnectTimeout { get; init; }
+    public required TimeSpan OriginTimeout { get; init; }
+    /// <summary>Reverse-proxy (accelerator) sites: public host name -> origin base URL.</summary>
+    public required IReadOnlyDictionary<string, Uri> Sites { get; init; }
+    public required string ViaName { get; init; }
+    public required string CacheName { get; init; }
+}
+
+public sealed class CacheSettings
+{
+    public required long MaxObjectBytes { get; init; }
+    public required double HeuristicFraction { get; init; }
+    public required TimeSpan HeuristicMax { get; init; }
+}
+
+public sealed class StoreSettings
+{
+    public required string Directory { get; init; }
+    public required long MemoryBudgetBytes { get; init; }
+    public required long DiskBudgetBytes { get; init; }
+    public required TimeSpan CheckpointInterval { get; init; }
+}
+
+public sealed class ClusterSettings
+{
+    public required ClusteringMode Mode { get; init; }
+    public required int SiloPort { get; init; }
+    public required int GatewayPort { get; init; }
+    public required string ClusterId { get; init; }
+    public required string ServiceId { get; init; }
+}
+
+/// <summary>Start-up configuration errors, one line per key.</summary>
+public sealed class NodeConfigurationException(IReadOnlyList<string> errors)
+    : Exception("Invalid configuration:\n  " + string.Join("\n  ", errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}

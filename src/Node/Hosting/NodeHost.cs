@@ -1,0 +1,67 @@
+using System.Net;
+using CacheCluster.Grains.Storage;
+using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Proxy;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Orleans.Configuration;
+
+namespace CacheCluster.Node.Hosting;
+
+/// <summary>
+/// Builds a node: an Orleans silo (grains + the FASTER entry store) and, in the same process, the Kestrel
+/// proxy front end that asks those grains. Tests build nodes the same way the executable does.
+/// </summary>
+public static class NodeHost
+{
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        configure?.Invoke(builder.Configuration);
+        var settings = NodeSettings.Load(builder.Configuration, Directory.GetCurrentDirectory());
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<OriginClient>();
+        builder.Services.AddSingleton<ConnectTunnel>();
+        builder.Services.AddSingleton<ProxyHandler>();
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
+            kestrel.AllowHostHeaderOverride = true;
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.MinResponseDataRate = null;
+            foreach (var endpoint in settings.Proxy.Listen)
+                kestrel.Listen(endpoint, listen => listen.Use(ConnectTunnel.Remember));
+        });
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, null,
+                settings.Cluster.ServiceId, settings.Cluster.ClusterId);
+            silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+            silo.Services.AddSingleton(sp => new EntryStore(new StoreOptions
+            {
+                Directory = settings.Store.Directory,
+                MemoryBudgetBytes = settings.Store.MemoryBudgetBytes,
+                DiskBudgetBytes = settings.Store.DiskBudgetBytes,
+                CheckpointInterval = settings.Store.CheckpointInterval,
+            }, sp.GetRequiredService<ILogger<EntryStore>>()));
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
+        });
+
+        var app = builder.Build();
+        var handler = app.Services.GetRequiredService<ProxyHandler>();
+        app.Run(handler.HandleAsync);
+        return app;
+    }
+
+    /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>
+    public static IReadOnlyList<Uri> ProxyAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a)).ToList() ?? [];
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using CacheCluster.Node.Configuration;
+
+namespace CacheCluster.Node.Proxy;
+
+/// <summary>
+/// The one HTTP client the node uses to reach origins. Nothing is added behind the proxy's back: no
+/// automatic redirects, decompression, cookies, system proxy or tracing headers (traceparent).
+/// </summary>
+public sealed class OriginClient : IDisposable
+{
+    private readonly HttpMessageInvoker _invoker;
+
+    public OriginClient(NodeSettings settings)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            ConnectTimeout = settings.Proxy.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+            Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+        };
+        _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+    }
+
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+        _invoker.SendAsync(request, ct);
+
+    /// <summary>Maps a failure to reach the origin to the status and sentence the client sees.</summary>
+    public static (int Status, string Message) Describe(Exception ex, Uri target, bool timedOut)
+    {
+        var where = $"{target.Host}:{target.Port}";
+        if (timedOut) return (504, $"the origin {where} did not answer in time");
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException se)
+            {
+                return se.SocketErrorCode switch
+                {
+                    SocketError.ConnectionRefused => (502, $"the origin {where} refused the connection"),
+                    SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => (502, $"the origin host '{target.Host}' could not be resolved"),
+                    SocketError.TimedOut => (504, $"connecting to the origin {where} timed out"),
+                    SocketError.NetworkUnreachable or SocketError.HostUnreachable => (502, $"the origin {where} is unreachable"),
+                    SocketError.ConnectionReset => (502, $"the origin {where} reset the connection"),
+                    _ => (502, $"cannot reach the origin {where}: {se.SocketErrorCode}"),
+                };
+            }
+            if (e is TimeoutException or TaskCanceledException && e.InnerException is TimeoutException)
+                return (504, $"connecting to the origin {where} timed out");
+            if (e is System.Security.Authentication.AuthenticationException)
+                return (502, $"TLS with the origin {where} failed: {e.Message}");
+        }
+        if (ex is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse })
+            return (502, $"the origin {where} sent an invalid or incomplete response");
+        return (502, $"the origin {where} failed: {ex.Message}");
+    }
+
+    public void Dispose() => _invoker.Dispose();
+}

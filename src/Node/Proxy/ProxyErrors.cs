@@ -1,0 +1,28 @@
+using System.Text;
+
+namespace CacheCluster.Node.Proxy;
+
+/// <summary>Short plain-text error responses that tell the user what happened and whose fault it was.</summary>
+public static class ProxyErrors
+{
+    public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null)
+    {
+        if (ctx.Response.HasStarted)
+        {
+            // Too late for a status: cut the connection so the client cannot mistake a partial body for a whole one.
+            ctx.Abort();
+            return Task.CompletedTask;
+        }
+        ctx.Response.Clear();
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        ctx.Response.Headers.CacheControl = "no-store";
+        if (cacheStatus is not null) ctx.Response.Headers["Cache-Status"] = cacheStatus;
+        var body = Encoding.UTF8.GetBytes($"{status} {ReasonPhrase(status)}: {message}\n");
+        ctx.Response.ContentLength = body.Length;
+        return HttpMethods.IsHead(ctx.Request.Method) ? Task.CompletedTask : ctx.Response.Body.WriteAsync(body).AsTask();
+    }
+
+    public static string ReasonPhrase(int status) =>
+        Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } p ? p : "Error";
+}

@@ -1,0 +1,362 @@
+using System.Buffers;
+using CacheCluster.Caching;
+using CacheCluster.Contracts;
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Node.Cache;
+using CacheCluster.Node.Configuration;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+
+namespace CacheCluster.Node.Proxy;
+
+/// <summary>
+/// The path of one proxied request through the node, top to bottom:
+/// receive → check policy → look up → hit / miss / pass → fetch → store → deliver.
+/// </summary>
+public sealed class ProxyHandler(
+    NodeSettings settings,
+    IGrainFactory grains,
+    OriginClient origin,
+    ConnectTunnel tunnel,
+    ILogger<ProxyHandler> logger)
+{
+    private readonly ProxySettings _proxy = settings.Proxy;
+    private readonly FreshnessRules _rules = new()
+    {
+        MaxObjectBytes = settings.Cache.MaxObjectBytes,
+        HeuristicFraction = settings.Cache.HeuristicFraction,
+        HeuristicMax = settings.Cache.HeuristicMax,
+    };
+    private readonly string _via = "1.1 " + settings.Proxy.ViaName;
+    private readonly string _cacheName = settings.Proxy.CacheName;
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        // 1. Receive: what is asked for.
+        var method = ctx.Request.Method;
+        if (HttpMethods.IsConnect(method))
+        {
+            await tunnel.HandleAsync(ctx);
+            return;
+        }
+        if (!RequestTarget.TryParse(ctx, _proxy, out var target, out var error))
+        {
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, error);
+            return;
+        }
+
+        // 2. Policy: access rules arrive with the policy work; everything that parsed is allowed here.
+
+        // 3. Look up: only GET and HEAD can be answered from the cache.
+        var requestCc = ctx.Request.Headers.CacheControl.Count == 0
+            ? CacheControl.Empty
+            : CacheControl.Parse((IEnumerable<string?>)ctx.Request.Headers.CacheControl);
+        bool lookup = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        ICacheEntryGrain? owner = null;
+        var reason = ForwardReason.Method;
+        if (lookup)
+        {
+            owner = grains.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(target.CacheKey));
+            var found = await owner.LookupAsync(target.CacheKey);
+            reason = ForwardReason.UriMiss;
+            if (found.Head is { } head)
+            {
+                var facts = FactsOf(head);
+                var verdict = HitDecision.Evaluate(facts, DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs),
+                    requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var age, out var ttl);
+                if (verdict != HitVerdict.Stale)
+                {
+                    // 4a. Hit: deliver from the owner.
+                    await DeliverHitAsync(ctx, owner, head, found.FirstChunk, age, ttl);
+                    return;
+                }
+                reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
+            }
+            if (requestCc.OnlyIfCached)
+            {
+                await ProxyErrors.WriteAsync(ctx, StatusCodes.Status504GatewayTimeout, "only-if-cached was requested and the response is not in the cache",
+                    CacheStatus.Forward(_cacheName, reason, null, false, null, "only-if-cached"));
+                return;
+            }
+        }
+
+        // 4b. Miss or pass: fetch from the origin, storing what may be stored.
+        await ForwardAsync(ctx, target, requestCc, owner, reason);
+    }
+
+    private static bool IsPragmaNoCache(HttpContext ctx)
+    {
+        foreach (var v in ctx.Request.Headers.Pragma)
+            if (v is not null && v.Contains("no-cache", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+
+    private static FreshnessFacts FactsOf(EntryHead head) => new(
+        TimeSpan.FromMilliseconds(head.LifetimeMs),
+        TimeSpan.FromMilliseconds(head.InitialAgeMs),
+        (head.Flags & EntryFlags.Heuristic) != 0,
+        (head.Flags & EntryFlags.NoCache) != 0,
+        (head.Flags & EntryFlags.MustRevalidate) != 0);
+
+    // ---- Hit ------------------------------------------------------------------------------------------
+
+    private async Task DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, byte[]? first, TimeSpan age, TimeSpan ttl)
+    {
+        var response = ctx.Response;
+        response.StatusCode = head.Status;
+        if (head.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
+        var headers = response.Headers;
+        var stored = head.Headers;
+        for (int i = 0; i + 1 < stored.Length; i += 2)
+        {
+            var name = stored[i];
+            // Age is recomputed; length comes from what we actually hold.
+            if (name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase) ||
+                name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+            headers.Append(name, stored[i + 1]);
+        }
+        headers.Age = ((long)age.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers.Append(HeaderNames.Via, _via);
+        headers.Append("Cache-Status", CacheStatus.Hit(_cacheName, ttl));
+        response.ContentLength = head.BodyLength;
+        if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
+
+        var aborted = ctx.RequestAborted;
+        var body = response.BodyWriter;
+        if (first is null)
+        {
+            ctx.Abort();
+            return;
+        }
+        // Fetch chunk i+1 from the owner while chunk i is being written to the client.
+        Task<Orleans.Concurrency.Immutable<byte[]?>>? next = head.ChunkCount > 1 ? owner.ReadChunkAsync(head.Generation, 1) : null;
+        await body.WriteAsync(first, aborted);
+        for (int i = 1; i < head.ChunkCount; i++)
+        {
+            var chunk = (await next!).Value;
+            next = i + 1 < head.ChunkCount ? owner.ReadChunkAsync(head.Generation, i + 1) : null;
+            if (chunk is null)
+            {
+                // The entry vanished mid-delivery (evicted or replaced): a short, aborted body, never a wrong one.
+                logger.LogWarning("Entry {Key} lost chunk {Index} while being served; connection aborted", head.CacheKey, i);
+                ctx.Abort();
+                return;
+            }
+            await body.WriteAsync(chunk, aborted);
+        }
+    }
+
+    // ---- Miss / pass ----------------------------------------------------------------------------------
+
+    private async Task ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, ICacheEntryGrain? owner, ForwardReason reason)
+    {
+        var method = ctx.Request.Method;
+        // Only a GET can fill the cache; one fill per URL at a time (others pass through meanwhile).
+        FillLease? lease = null;
+        if (owner is not null && HttpMethods.IsGet(method) && !requestCc.NoStore)
+            lease = await owner.BeginFillAsync(target.CacheKey);
+        EntryFill? fill = null;
+
+        using var upstream = BuildUpstreamRequest(ctx, target);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        timeout.CancelAfter(_proxy.OriginTimeout);
+        var requestTime = DateTimeOffset.UtcNow;
+        HttpResponseMessage originResponse;
+        try
+        {
+            originResponse = await origin.SendAsync(upstream, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        {
+            if (lease is not null && owner is not null) await new EntryFill(owner, lease, 0).AbortAsync();
+            if (ctx.RequestAborted.IsCancellationRequested) return;
+            var (status, message) = OriginClient.Describe(ex, target.UpstreamUri, timedOut: ex is OperationCanceledException);
+            logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
+            await ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Forward(_cacheName, reason, null, false, null, status == 504 ? "origin-timeout" : "origin-unreachable"));
+            return;
+        }
+
+        using (originResponse)
+        {
+            var responseTime = DateTimeOffset.UtcNow;
+            var endToEnd = CollectResponseHeaders(originResponse);
+            var status = (int)originResponse.StatusCode;
+
+            // 5. Store? Decide from the response before any byte goes to the client.
+            EntryHead? head = null;
+            StoreVerdict verdict = StoreVerdict.MethodNotCacheable;
+            FreshnessFacts facts = default;
+            if (lease is not null && owner is not null)
+            {
+                var responseCc = originResponse.Headers.NonValidated.TryGetValues(HeaderNames.CacheControl, out var ccValues)
+                    ? CacheControl.Parse(ccValues) : CacheControl.Empty;
+                verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
+                    responseCc, originResponse.Content.Headers.ContentLength, requestTime, responseTime, _rules, out facts);
+                if (verdict == StoreVerdict.Store)
+                {
+                    fill = new EntryFill(owner, lease, _rules.MaxObjectBytes);
+                    head = new EntryHead
+                    {
+                        CacheKey = target.CacheKey,
+                        Status = status,
+                        ReasonPhrase = originResponse.ReasonPhrase,
+                        Headers = endToEnd,
+                        RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
+                        ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
+                        LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
+                        InitialAgeMs = (long)facts.InitialAge.TotalMilliseconds,
+                        Flags = (facts.Heuristic ? EntryFlags.Heuristic : 0) | (facts.NoCache ? EntryFlags.NoCache : 0)
+                                | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0),
+                    };
+                }
+                else
+                {
+                    await new EntryFill(owner, lease, 0).AbortAsync();
+                }
+            }
+
+            // 6. Deliver: status and headers now, body streamed (and stored chunk by chunk).
+            var response = ctx.Response;
+            response.StatusCode = status;
+            if (originResponse.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
+            for (int i = 0; i + 1 < endToEnd.Length; i += 2) response.Headers.Append(endToEnd[i], endToEnd[i + 1]);
+            if (originResponse.Content.Headers.ContentLength is long length) response.ContentLength = length;
+            response.Headers.Append(HeaderNames.Via, _via);
+            response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, fill is not null,
+                fill is not null ? facts.Lifetime - facts.InitialAge : null, fill is null && lease is not null ? Detail(verdict) : null));
+
+            bool complete = false;
+            try
+            {
+                complete = await CopyBodyAsync(ctx, originResponse, fill, method);
+                if (complete && fill is not null && head is not null)
+                {
+                    if (!await fill.CommitAsync(head))
+                        logger.LogWarning("The owner refused to commit {Key}", target.CacheKey);
+                }
+            }
+            finally
+            {
+                if (fill is { Active: true }) await fill.AbortAsync();
+            }
+        }
+    }
+
+    private static string? Detail(StoreVerdict verdict) => verdict switch
+    {
+        StoreVerdict.Store => null,
+        StoreVerdict.RequestNoStore or StoreVerdict.ResponseNoStore => "no-store",
+        StoreVerdict.Private => "private",
+        StoreVerdict.Authorization => "authorization",
+        StoreVerdict.StatusNotCacheable => "status",
+        StoreVerdict.NoFreshness => "no-freshness",
+        StoreVerdict.VaryNotSupported => "vary",
+        StoreVerdict.TooLarge => "too-large",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Streams the origin body to the client (and to the fill). Returns true only when the body was read to
+    /// its end and fully written; on an origin failure mid-body the client connection is aborted so a
+    /// truncated body can never look complete.
+    /// </summary>
+    private async Task<bool> CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, string method)
+    {
+        if (HttpMethods.IsHead(method))
+        {
+            // A HEAD has no body; the lease (if any) was for GET only.
+            return false;
+        }
+        var aborted = ctx.RequestAborted;
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            await using var source = await originResponse.Content.ReadAsStreamAsync(aborted);
+            var body = ctx.Response.Body;
+            while (true)
+            {
+                int n;
+                try
+                {
+                    n = await source.ReadAsync(buffer, aborted);
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+                {
+                    if (!aborted.IsCancellationRequested)
+                        logger.LogInformation("Origin body for {Url} failed mid-transfer: {Message}", originResponse.RequestMessage?.RequestUri, ex.Message);
+                    ctx.Abort();
+                    return false;
+                }
+                if (n == 0) break;
+                if (fill is { Active: true }) await fill.AddAsync(buffer.AsMemory(0, n));
+                try
+                {
+                    await body.WriteAsync(buffer.AsMemory(0, n), aborted);
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+                {
+                    return false; // the client went away
+                }
+            }
+            await body.FlushAsync(aborted);
+            return !aborted.IsCancellationRequested;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // ---- Request / response header handling --------------------------------------------------------
+
+    private HttpRequestMessage BuildUpstreamRequest(HttpContext ctx, RequestTarget target)
+    {
+        var request = ctx.Request;
+        var message = new HttpRequestMessage(new HttpMethod(request.Method), target.UpstreamUri)
+        {
+            Version = System.Net.HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        var bodyDetection = ctx.Features.Get<IHttpRequestBodyDetectionFeature>();
+        if (bodyDetection?.CanHaveBody == true)
+        {
+            message.Content = new StreamContent(request.Body, 64 * 1024);
+        }
+        var listed = HopByHop.ConnectionListed(request.Headers.Connection);
+        foreach (var (name, values) in request.Headers)
+        {
+            if (HopByHop.Skip(name, listed) || name.Equals(HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(HeaderNames.Expect, StringComparison.OrdinalIgnoreCase)) continue;
+            if (!message.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+                message.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+        }
+        if (target.HostOverride is not null) message.Headers.Host = target.HostOverride;
+        message.Headers.TryAddWithoutValidation(HeaderNames.Via, _via);
+        return message;
+    }
+
+    /// <summary>End-to-end response headers as flat pairs: what is forwarded and what is stored.</summary>
+    private static string[] CollectResponseHeaders(HttpResponseMessage response)
+    {
+        HashSet<string>? listed = null;
+        if (response.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+            listed = HopByHop.ConnectionListed(new Microsoft.Extensions.Primitives.StringValues([.. connection]));
+        var pairs = new List<string>(32);
+        Add(response.Headers.NonValidated, listed, pairs);
+        Add(response.Content.Headers.NonValidated, listed, pairs);
+        return [.. pairs];
+
+        static void Add(System.Net.Http.Headers.HttpHeadersNonValidated headers, HashSet<string>? listed, List<string> pairs)
+        {
+            foreach (var (name, values) in headers)
+            {
+                if (HopByHop.Skip(name, listed) || name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+                foreach (var value in values)
+                {
+                    pairs.Add(name);
+                    pairs.Add(value);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using CacheCluster.Node.Configuration;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CacheCluster.Node.Proxy;
+
+/// <summary>
+/// What a request asks for: the URL we forward to (exactly as the client wrote its path and query, no
+/// re-encoding) and the cache key (scheme and host lower-cased, default port dropped, path and query
+/// byte-for-byte). Percent-encodings are not decoded: %41 and A are different keys, which can only cost a
+/// hit, never serve the wrong object.
+/// </summary>
+public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? HostOverride)
+{
+    private static readonly UriCreationOptions RawPath = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    public static bool TryParse(HttpContext ctx, ProxySettings settings, out RequestTarget target, out string error)
+    {
+        target = null!;
+        var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
+        if (raw.StartsWith('/'))
+            return TryParseOriginForm(raw, ctx.Request.Headers.Host.ToString(), settings, out target, out error);
+        if (raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            return TryParseAbsolute(raw, out target, out error);
+        error = raw == "*" ? "'*' requests are not proxied" : $"the request target '{Truncate(raw)}' is not an http(s) URL";
+        return false;
+    }
+
+    private static bool TryParseAbsolute(string raw, out RequestTarget target, out string error)
+    {
+        target = null!;
+        if (!Uri.TryCreate(raw, in RawPath, out var uri) || string.IsNullOrEmpty(uri.Host))
+        {
+            error = $"the request target '{Truncate(raw)}' is not a valid URL";
+            return false;
+        }
+        if (uri.UserInfo.Length > 0)
+        {
+            error = "URLs with user information (user:password@) are not accepted";
+            return false;
+        }
+        var key = BuildKey(uri.Scheme, uri.Host, uri.IsDefaultPort ? -1 : uri.Port, uri.PathAndQuery);
+        // Most clients already send the canonical form: reuse the raw string then.
+        if (string.Equals(key, raw, StringComparison.Ordinal)) key = raw;
+        target = new RequestTarget(uri, key, null);
+        error = "";
+        return true;
+    }
+
+    private static bool TryParseOriginForm(string raw, string host, ProxySettings settings, out RequestTarget target, out string error)
+    {
+        target = null!;
+        if (host.Length == 0)
+        {
+            error = "an origin-form request needs a Host header";
+            return false;
+        }
+        if (!settings.Sites.TryGetValue(host, out var origin))
+        {
+            var bare = host.Split(':')[0];
+            if (!settings.Sites.TryGetValue(bare, out origin))
+            {
+                error = $"this is a proxy: send absolute URLs (GET http://host/path), or configure '{bare}' under Proxy:Sites for reverse-proxy mode";
+                return false;
+            }
+        }
+        var basePath = origin.AbsolutePath.TrimEnd('/');
+        var upstreamText = $"{origin.Scheme}://{origin.Authority}{basePath}{raw}";
+        if (!Uri.TryCreate(upstreamText, in RawPath, out var upstream))
+        {
+            error = $"the request target '{Truncate(raw)}' is not a valid path";
+            return false;
+        }
+        var key = BuildKey("http", host.ToLowerInvariant(), -1, raw);
+        target = new RequestTarget(upstream, key, host);
+        error = "";
+        return true;
+    }
+
+    private static string BuildKey(string scheme, string host, int port, string pathAndQuery)
+    {
+        if (pathAndQuery.Length == 0) pathAndQuery = "/";
+        var h = host.ToLowerInvariant();
+        if (h.Contains(':') && !h.StartsWith('[')) h = $"[{h}]";
+        return port < 0 ? $"{scheme.ToLowerInvariant()}://{h}{pathAndQuery}" : $"{scheme.ToLowerInvariant()}://{h}:{port}{pathAndQuery}";
+    }
+
+    private static string Truncate(string s) => s.Length <= 80 ? s : s[..80] + "…";
+}

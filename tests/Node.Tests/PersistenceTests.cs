@@ -1,0 +1,125 @@
+using System.Net;
+using CacheCluster.Node.Tests.Support;
+using CacheCluster.TestOrigin;
+
+namespace CacheCluster.Node.Tests;
+
+/// <summary>The store on disk: warm restarts, crashes and the disk budget.</summary>
+public class PersistenceTests : IAsyncLifetime
+{
+    private OriginServer _origin = null!;
+
+    public async Task InitializeAsync() => _origin = await OriginServer.StartAsync();
+    public async Task DisposeAsync() => await _origin.DisposeAsync();
+
+    [Fact]
+    public async Task A_restarted_node_serves_its_earlier_entries_as_hits()
+    {
+        var dataDir = TempDir.Create("restart");
+        string[] paths = [NodeAndOrigin.Unique("/bytes/1k"), NodeAndOrigin.Unique("/bytes/200k"), NodeAndOrigin.Unique("/bytes/3m")];
+
+        await using (var node = await TestNode.StartAsync(dataDir))
+        {
+            using var client = node.CreateClient();
+            foreach (var p in paths) (await client.GetAsync(_origin.Url(p))).Dispose();
+        }
+
+        await using (var node = await TestNode.StartAsync(dataDir))
+        {
+            using var client = node.CreateClient();
+            foreach (var p in paths)
+            {
+                using var r = await client.GetAsync(_origin.Url(p));
+                Assert.Contains("hit", r.CacheStatus());
+                Assert.Equal(OriginContent.Expected(p), await r.Content.ReadAsByteArrayAsync());
+                Assert.Equal(1, _origin.RequestCount(p));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task After_kill_9_checkpointed_entries_are_hits_and_nothing_is_corrupt()
+    {
+        var dataDir = TempDir.Create("kill9");
+        var port = Ports.Free();
+        string[] before = [.. Enumerable.Range(0, 5).Select(i => NodeAndOrigin.Unique($"/bytes/{100 + i}k"))];
+        string[] after = [.. Enumerable.Range(0, 5).Select(i => NodeAndOrigin.Unique($"/bytes/{300 + i}k"))];
+
+        await using (var node = await NodeProcess.StartAsync(dataDir, port, ["--Store:CheckpointInterval=1s"]))
+        {
+            using var client = Clients.ViaProxy(node.ProxyUri);
+            foreach (var p in before) (await client.GetAsync(_origin.Url(p))).Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(3)); // at least one checkpoint covers these
+            foreach (var p in after) (await client.GetAsync(_origin.Url(p))).Dispose();
+            node.Kill();
+        }
+
+        await using (var node = await NodeProcess.StartAsync(dataDir, port))
+        {
+            using var client = Clients.ViaProxy(node.ProxyUri);
+            foreach (var p in before)
+            {
+                using var r = await client.GetAsync(_origin.Url(p));
+                Assert.Contains("hit", r.CacheStatus());
+                Assert.Equal(OriginContent.Expected(p), await r.Content.ReadAsByteArrayAsync());
+            }
+            // Entries written after the last checkpoint may be lost, but whatever is served must be exact.
+            foreach (var p in after)
+            {
+                using var r = await client.GetAsync(_origin.Url(p));
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                Assert.Equal(OriginContent.Expected(p), await r.Content.ReadAsByteArrayAsync());
+            }
+            Assert.All(before, p => Assert.Equal(1, _origin.RequestCount(p)));
+        }
+    }
+
+    [Fact]
+    public async Task The_disk_budget_holds_while_three_times_the_budget_is_written()
+    {
+        const long budget = 32L << 20;
+        var dataDir = TempDir.Create("budget");
+        await using var node = await TestNode.StartAsync(dataDir, new Dictionary<string, string?>
+        {
+            ["Store:DiskBudget"] = "32MiB",
+            ["Store:MemoryBudget"] = "8MiB",
+            ["Store:CheckpointInterval"] = "2s",
+        });
+        using var client = node.CreateClient();
+        long maxSeen = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                maxSeen = Math.Max(maxSeen, TempDir.SizeOf(dataDir));
+                await Task.Delay(20);
+            }
+        });
+
+        var paths = Enumerable.Range(0, 96).Select(i => NodeAndOrigin.Unique($"/bytes/1m?seed={i}")).ToArray();
+        await Parallel.ForEachAsync(paths, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (p, ct) =>
+        {
+            using var r = await client.GetAsync(_origin.Url(p), ct);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            await r.Content.ReadAsByteArrayAsync(ct);
+        });
+        await Task.Delay(3000); // let a checkpoint run with the store full
+        stop.Cancel();
+        await sampler;
+        maxSeen = Math.Max(maxSeen, TempDir.SizeOf(dataDir));
+        Assert.True(maxSeen <= budget, $"data directory reached {maxSeen:N0} bytes, budget {budget:N0}");
+
+        // The newest entries are still hits, intact; the oldest were evicted and refetch correctly.
+        using (var newest = await client.GetAsync(_origin.Url(paths[^1])))
+        {
+            Assert.Contains("hit", newest.CacheStatus());
+            Assert.Equal(OriginContent.Expected(paths[^1]), await newest.Content.ReadAsByteArrayAsync());
+        }
+        using (var oldest = await client.GetAsync(_origin.Url(paths[0])))
+        {
+            Assert.DoesNotContain("hit", oldest.CacheStatus());
+            Assert.Equal(OriginContent.Expected(paths[0]), await oldest.Content.ReadAsByteArrayAsync());
+        }
+    }
+}

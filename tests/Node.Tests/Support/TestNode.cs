@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using CacheCluster.Node.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+
+namespace CacheCluster.Node.Tests.Support;
+
+/// <summary>A real node (silo + FASTER store + Kestrel proxy) started in this process on loopback ports.</summary>
+public sealed class TestNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private bool _stopped;
+
+    private TestNode(WebApplication app, Uri proxyUri, string dataDir)
+    {
+        _app = app;
+        ProxyUri = proxyUri;
+        DataDir = dataDir;
+    }
+
+    public Uri ProxyUri { get; }
+    public string DataDir { get; }
+    public int ProxyPort => ProxyUri.Port;
+
+    public static async Task<TestNode> StartAsync(string? dataDir = null, IDictionary<string, string?>? settings = null)
+    {
+        dataDir ??= TempDir.Create("node");
+        var args = new List<string>
+        {
+            "--Proxy:Listen=127.0.0.1:0",
+            $"--Store:Directory={dataDir}",
+            $"--Cluster:SiloPort={Ports.Free()}",
+            $"--Cluster:GatewayPort={Ports.Free()}",
+            $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
+            "--Node:Name=test-node",
+            "--Logging:LogLevel:Default=Warning",
+        };
+        var app = NodeHost.Build([.. args], cfg =>
+        {
+            if (settings is not null) cfg.AddInMemoryCollection(settings);
+        });
+        await app.StartAsync();
+        var proxy = NodeHost.ProxyAddresses(app).First();
+        return new TestNode(app, new Uri($"http://127.0.0.1:{proxy.Port}/"), dataDir);
+    }
+
+    /// <summary>An HttpClient that sends every request through this node as its HTTP proxy.</summary>
+    public HttpClient CreateClient(TimeSpan? timeout = null) => Clients.ViaProxy(ProxyUri, timeout);
+
+    /// <summary>Graceful stop: the store checkpoints before the node exits.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopped) return;
+        _stopped = true;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+}
+
+public static class Clients
+{
+    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null) =>
+        new(new SocketsHttpHandler
+        {
+            Proxy = new AlwaysProxy(proxy),
+            UseProxy = true,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        })
+        { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+
+    /// <summary>Sends even loopback destinations through the proxy (the default proxy logic may bypass them).</summary>
+    private sealed class AlwaysProxy(Uri proxy) : IWebProxy
+    {
+        public ICredentials? Credentials { get; set; }
+        public Uri GetProxy(Uri destination) => proxy;
+        public bool IsBypassed(Uri host) => false;
+    }
+}
+
+public static class Ports
+{
+    public static int Free()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
+
+public static class TempDir
+{
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), "cachecluster-tests");
+
+    public static string Create(string prefix)
+    {
+        var dir = Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    public static long SizeOf(string dir) =>
+        Directory.Exists(dir)
+            ? new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => { try { return f.Length; } catch (IOException) { return 0; } })
+            : 0;
+}
