@@ -28,6 +28,9 @@ public static class NodeHost
         builder.Services.AddSingleton<OriginClient>();
         builder.Services.AddSingleton<ConnectTunnel>();
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
+        // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -1,6 +1,5 @@
 using System.Buffers;
 using CacheCluster.Caching;
-using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Node.Cache;
 using CacheCluster.Node.Configuration;
@@ -15,7 +14,7 @@ namespace CacheCluster.Node.Proxy;
 /// </summary>
 public sealed class ProxyHandler(
     NodeSettings settings,
-    IGrainFactory grains,
+    EntryOwners owners,
     OriginClient origin,
     ConnectTunnel tunnel,
     ILogger<ProxyHandler> logger)
@@ -56,7 +55,7 @@ public sealed class ProxyHandler(
         var reason = ForwardReason.Method;
         if (lookup)
         {
-            owner = grains.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(target.CacheKey));
+            owner = owners.For(target.CacheKey);
             var found = await owner.LookupAsync(target.CacheKey);
             reason = ForwardReason.UriMiss;
             if (found.Head is { } head)
@@ -225,15 +224,9 @@ public sealed class ProxyHandler(
             response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, fill is not null,
                 fill is not null ? facts.Lifetime - facts.InitialAge : null, fill is null && lease is not null ? Detail(verdict) : null));
 
-            bool complete = false;
             try
             {
-                complete = await CopyBodyAsync(ctx, originResponse, fill, method);
-                if (complete && fill is not null && head is not null)
-                {
-                    if (!await fill.CommitAsync(head))
-                        logger.LogWarning("The owner refused to commit {Key}", target.CacheKey);
-                }
+                await CopyBodyAsync(ctx, originResponse, fill, head, method);
             }
             finally
             {
@@ -256,18 +249,17 @@ public sealed class ProxyHandler(
     };
 
     /// <summary>
-    /// Streams the origin body to the client (and to the fill). Returns true only when the body was read to
-    /// its end and fully written; on an origin failure mid-body the client connection is aborted so a
-    /// truncated body can never look complete.
+    /// Streams the origin body to the client and, when storing, to the fill. The fill commits as soon as the
+    /// origin body has been read to its end and before the client can see the last byte, so a client that
+    /// asks again right away already gets a hit. On an origin failure mid-body the client connection is
+    /// aborted so a truncated body can never look complete; a client abort ends the copy (and the fill).
     /// </summary>
-    private async Task<bool> CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, string method)
+    private async Task CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, EntryHead? head, string method)
     {
-        if (HttpMethods.IsHead(method))
-        {
-            // A HEAD has no body; the lease (if any) was for GET only.
-            return false;
-        }
+        if (HttpMethods.IsHead(method)) return; // no body; a HEAD never holds a fill lease
         var aborted = ctx.RequestAborted;
+        var declared = originResponse.Content.Headers.ContentLength;
+        long total = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
@@ -283,28 +275,43 @@ public sealed class ProxyHandler(
                 catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
                 {
                     if (!aborted.IsCancellationRequested)
-                        logger.LogInformation("Origin body for {Url} failed mid-transfer: {Message}", originResponse.RequestMessage?.RequestUri, ex.Message);
+                        logger.LogInformation("Origin body for {Url} failed mid-transfer after {Bytes} bytes: {Message}",
+                            originResponse.RequestMessage?.RequestUri, total, ex.Message);
                     ctx.Abort();
-                    return false;
+                    return;
                 }
-                if (n == 0) break;
-                if (fill is { Active: true }) await fill.AddAsync(buffer.AsMemory(0, n));
+                if (n == 0)
+                {
+                    if (declared is null || declared == total) await CommitAsync(fill, head);
+                    break;
+                }
+                total += n;
+                if (fill is { Active: true })
+                {
+                    await fill.AddAsync(buffer.AsMemory(0, n));
+                    if (declared == total) await CommitAsync(fill, head);
+                }
                 try
                 {
                     await body.WriteAsync(buffer.AsMemory(0, n), aborted);
                 }
                 catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
                 {
-                    return false; // the client went away
+                    return; // the client went away
                 }
             }
-            await body.FlushAsync(aborted);
-            return !aborted.IsCancellationRequested;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private async Task CommitAsync(EntryFill? fill, EntryHead? head)
+    {
+        if (fill is not { Active: true } || head is null) return;
+        if (!await fill.CommitAsync(head))
+            logger.LogWarning("The owner refused to commit {Key}", head.CacheKey);
     }
 
     // ---- Request / response header handling --------------------------------------------------------
