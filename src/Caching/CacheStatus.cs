@@ -20,6 +20,9 @@ public static class CacheStatus
         return sb.ToString();
     }
 
+    /// <summary>A response the cache produced itself without forwarding (an error it detected, a refusal).</summary>
+    public static string Local(string cacheName, string detail) => $"{cacheName}; detail=\"{detail}\"";
+
     public static string Token(ForwardReason reason) => reason switch
     {
         ForwardReason.Bypass => "bypass",

@@ -123,3 +123,29 @@ public class PersistenceTests : IAsyncLifetime
         }
     }
 }
+
+public class ObjectSizeLimitTests
+{
+    [Theory]
+    [InlineData("/bytes/300k")]            // declared Content-Length over the limit: never stored
+    [InlineData("/bytes/300k?chunked=1")]  // no length: the fill is abandoned once it passes the limit
+    public async Task Objects_over_the_limit_pass_through_complete_and_unstored(string target)
+    {
+        await using var origin = await OriginServer.StartAsync();
+        await using var node = await TestNode.StartAsync(settings: new Dictionary<string, string?> { ["Cache:MaxObjectSize"] = "100KiB" });
+        using var client = node.CreateClient();
+        var path = NodeAndOrigin.Unique(target);
+        for (int i = 0; i < 2; i++)
+        {
+            using var r = await client.GetAsync(origin.Url(path));
+            Assert.DoesNotContain("hit", r.CacheStatus());
+            Assert.Equal(OriginContent.Expected(path, 300 * 1024), await r.Content.ReadAsByteArrayAsync());
+        }
+        Assert.Equal(2, origin.RequestCount(path));
+
+        var small = NodeAndOrigin.Unique("/bytes/50k");
+        (await client.GetAsync(origin.Url(small))).Dispose();
+        using var hit = await client.GetAsync(origin.Url(small));
+        Assert.Contains("hit", hit.CacheStatus());
+    }
+}

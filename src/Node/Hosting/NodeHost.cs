@@ -61,6 +61,15 @@ public static class NodeHost
         var app = builder.Build();
         var handler = app.Services.GetRequiredService<ProxyHandler>();
         app.Run(handler.HandleAsync);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node");
+            log.LogInformation(
+                "Node {Name} ready: proxy on {Proxy}; store {Directory} ({Memory} memory, {Disk} disk, checkpoint every {Checkpoint}); {Mode} clustering; {Sites} reverse-proxy site(s)",
+                settings.NodeName, string.Join(", ", ProxyAddresses(app)), settings.Store.Directory,
+                ByteSize.Format(settings.Store.MemoryBudgetBytes), ByteSize.Format(settings.Store.DiskBudgetBytes),
+                settings.Store.CheckpointInterval, settings.Cluster.Mode, settings.Proxy.Sites.Count);
+        });
         return app;
     }
 

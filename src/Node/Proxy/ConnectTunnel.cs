@@ -32,19 +32,19 @@ public sealed class ConnectTunnel(NodeSettings settings, ILogger<ConnectTunnel> 
         var raw = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "";
         if (!TryParseAuthority(raw, out var host, out var port))
         {
-            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, $"CONNECT needs host:port, got '{raw}'");
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, $"CONNECT needs host:port, got '{raw}'", Status("bad-request"));
             return;
         }
         if (!settings.Proxy.ConnectPorts.Contains(port))
         {
             await ProxyErrors.WriteAsync(ctx, StatusCodes.Status403Forbidden,
-                $"CONNECT to port {port} is not allowed (allowed: {string.Join(", ", settings.Proxy.ConnectPorts.Order())})");
+                $"CONNECT to port {port} is not allowed (allowed: {string.Join(", ", settings.Proxy.ConnectPorts.Order())})", Status("connect-port"));
             return;
         }
         if (ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionItemKey, out var item) != true
             || item is not ConnectionContext connection)
         {
-            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status501NotImplemented, "CONNECT is not available on this listener");
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status501NotImplemented, "CONNECT is not available on this listener", Status("connect-unavailable"));
             return;
         }
 
@@ -61,7 +61,7 @@ public sealed class ConnectTunnel(NodeSettings settings, ILogger<ConnectTunnel> 
             if (ctx.RequestAborted.IsCancellationRequested) return;
             var target = new Uri($"https://{(host.Contains(':') ? $"[{host}]" : host)}:{port}/");
             var (status, message) = OriginClient.Describe(ex, target, timedOut: ex is OperationCanceledException);
-            await ProxyErrors.WriteAsync(ctx, status, message);
+            await ProxyErrors.WriteAsync(ctx, status, message, Status(status == 504 ? "origin-timeout" : "origin-unreachable"));
             return;
         }
 
@@ -122,6 +122,8 @@ public sealed class ConnectTunnel(NodeSettings settings, ILogger<ConnectTunnel> 
         // Origin finished: everything it sent is flushed before the client connection closes.
         await client.CompleteAsync();
     }
+
+    private string Status(string detail) => CacheCluster.Caching.CacheStatus.Local(settings.Proxy.CacheName, detail);
 
     internal static bool TryParseAuthority(string raw, out string host, out int port)
     {

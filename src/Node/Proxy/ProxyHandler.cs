@@ -40,7 +40,7 @@ public sealed class ProxyHandler(
         }
         if (!RequestTarget.TryParse(ctx, _proxy, out var target, out var error))
         {
-            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, error);
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, error, CacheStatus.Local(_cacheName, "bad-request"));
             return;
         }
 
