@@ -125,17 +125,21 @@ public class CachingTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
     public async Task A_client_abort_mid_body_leaves_no_entry()
     {
         var path = NodeAndOrigin.Unique("/slow-body/1m?ms=20");
+        var abortedBefore = env.Origin.AbortedResponses;
         var url = env.Origin.Url(path);
         using (var cts = new CancellationTokenSource())
         {
-            using var r = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var aborting = Clients.ViaProxy(env.Node.ProxyUri, drain: false);
+            using var r = await aborting.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             await using var body = await r.Content.ReadAsStreamAsync(cts.Token);
             var buffer = new byte[64 * 1024];
             var read = await body.ReadAtLeastAsync(buffer, 32 * 1024, throwOnEndOfStream: false, cts.Token);
             Assert.True(read > 0);
             cts.Cancel(); // the client goes away after the first 32 KiB
         }
-        await Task.Delay(500);
+        // The node notices the abort and stops reading from the origin (the origin sees its response cut).
+        for (int i = 0; i < 100 && env.Origin.AbortedResponses == abortedBefore; i++) await Task.Delay(100);
+        Assert.True(env.Origin.AbortedResponses > abortedBefore, "the node kept reading the origin after its client left");
         using var again = await Client.GetAsync(url);
         Assert.DoesNotContain("hit", again.CacheStatus());
         Assert.Equal(OriginContent.Expected(path, 1 << 20), await again.Content.ReadAsByteArrayAsync());

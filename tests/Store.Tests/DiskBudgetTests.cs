@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CacheCluster.Grains.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.Store.Tests;
 
@@ -76,29 +77,49 @@ public sealed class DiskBudgetTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < hot; i++)
             await Data.WriteEntryAsync(store, Data.Key(i), store.NewGeneration(), sizes);
 
+        // A reader loops over the hot entries while two writers push 3x the budget of cold chunks through.
+        // Writers wait while more than 4 MiB were written since the start of the reader's last complete pass,
+        // so every hot record is read at least once per ~4 MiB written, however the threads are scheduled
+        // (eviction keeps the newest ~23 MiB of this 32 MiB budget; the store copies records read in the older
+        // half forward).
         using var stop = new CancellationTokenSource();
-        long hotReads = 0;
+        long hotReads = 0, written = 0, lastPassStart = 0;
         var reader = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
+                long passStart = Interlocked.Read(ref written);
                 for (int i = 0; i < hot; i++)
                 {
                     Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, Data.Key(i), sizes));
                     hotReads++;
                 }
 
-                await Task.Delay(1);
+                Interlocked.Exchange(ref lastPassStart, passStart);
             }
         });
 
         long generation = store.NewGeneration();
         long chunks = 3 * Budget / EntryStore.MaxChunkBytes;
-        await Parallel.ForAsync(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (i, _) =>
+        long next = -1;
+        var writers = new Task[2];
+        for (int w = 0; w < writers.Length; w++)
         {
-            var key = Data.Key(1_000_000 + (int)i);
-            await store.WriteChunkAsync(key, generation, 0, Data.Chunk(key, generation, 0, EntryStore.MaxChunkBytes));
-        });
+            writers[w] = Task.Run(async () =>
+            {
+                long i;
+                while ((i = Interlocked.Increment(ref next)) < chunks && !reader.IsCompleted)
+                {
+                    while (Interlocked.Read(ref written) > Interlocked.Read(ref lastPassStart) + (4L << 20) && !reader.IsCompleted)
+                        await Task.Delay(1);
+                    var key = Data.Key(1_000_000 + (int)i);
+                    await store.WriteChunkAsync(key, generation, 0, Data.Chunk(key, generation, 0, EntryStore.MaxChunkBytes));
+                    Interlocked.Add(ref written, EntryStore.MaxChunkBytes);
+                }
+            });
+        }
+
+        await Task.WhenAll(writers);
         await stop.CancelAsync();
         await reader;
 
@@ -109,6 +130,39 @@ public sealed class DiskBudgetTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < hot; i++)
             Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, Data.Key(i), sizes));
         Assert.Null(await store.ReadChunkAsync(Data.Key(1_000_000), generation, 0));
+    }
+
+    [Fact]
+    public async Task The_store_empties_itself_before_the_log_address_space_runs_out()
+    {
+        // The real limit is ~250 TiB of log addresses; lowered here to 48 MiB.
+        var store = new EntryStore(new StoreOptions { Directory = _dir.Path, DiskBudgetBytes = Budget, MemoryBudgetBytes = Memory, CheckpointInterval = TimeSpan.Zero }, _logger)
+        {
+            LogAddressLimit = 48L << 20,
+        };
+        await store.OpenAsync();
+        long generation = store.NewGeneration();
+        var chunk = new byte[EntryStore.MaxChunkBytes];
+        for (int i = 0; i < 1024 && !_logger.Has(LogLevel.Warning, "emptied"); i++)
+            await store.WriteChunkAsync(Data.Key(i), generation, 0, chunk);
+
+        // The reset runs in the background (like a checkpoint: calls wait while it runs).
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!_logger.Has(LogLevel.Warning, "emptied") && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.True(_logger.Has(LogLevel.Warning, "emptied"));
+        Assert.True(store.GetStats().TailAddress < 48L << 20);
+        Assert.Null(await store.ReadChunkAsync(Data.Key(0), generation, 0));
+        Assert.True(Data.DirectorySize(_dir.Path) <= Budget);
+
+        var key = Data.Key(5000);
+        await Data.WriteEntryAsync(store, key, store.NewGeneration(), [1000, 2000]);
+        Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, key, [1000, 2000]));
+        await store.DisposeAsync();
+
+        await using var reopened = await Data.OpenAsync(_dir.Path, _logger, Budget, Memory);
+        Assert.True(reopened.Recovered);
+        Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(reopened, key, [1000, 2000]));
     }
 
     /// <summary>Sums the sizes of all files under a folder in a loop on its own thread.</summary>

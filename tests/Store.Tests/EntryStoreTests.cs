@@ -150,7 +150,7 @@ public sealed class EntryStoreTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Concurrent_callers_share_the_store_and_reads_from_disk_are_intact()
     {
-        // 4 MiB of memory and 24 MiB of data: most reads go to disk (pending I/O) and copy records forward.
+        // 4 MiB of memory and 24 MiB of data: most reads go to disk (pending I/O).
         await using var store = await Data.OpenAsync(_dir.Path, _logger, diskBudget: 64L << 20, memory: 4L << 20);
         const int entries = 128;
         int[] sizes = [EntryStore.MaxChunkBytes, EntryStore.MaxChunkBytes, 777];
@@ -169,6 +169,5 @@ public sealed class EntryStoreTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, Data.Key(1000 + j % entries), sizes));
         });
         output.WriteLine($"after reads: {store.GetStats()}");
-        Assert.True(store.GetStats().TailAddress > stats.TailAddress, "reads from disk copy records to the tail");
     }
 }

@@ -187,7 +187,9 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     private async Task RunAndKillWriterAsync(int budgetMiB, int memoryMiB, int before, int afterMiB, bool stop)
     {
         var assembly = typeof(Program).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet")
+        // The test host runs under the dotnet host; use the same one for the child.
+        var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        var start = new ProcessStartInfo(host)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

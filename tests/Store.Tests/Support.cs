@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Hashing;
 using CacheCluster.Grains.Storage;
@@ -77,13 +78,14 @@ public static class Data
     {
         var bytes = new byte[length];
         ulong state = XxHash3.HashToUInt64(BitConverter.GetBytes((ulong)key ^ (ulong)(key >> 64) ^ (ulong)generation * 31 ^ (ulong)index * 1_000_003)) | 1;
+        Span<byte> word = stackalloc byte[8];
         for (int i = 0; i < bytes.Length; i += 8)
         {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            var word = BitConverter.GetBytes(state);
-            word.AsSpan(0, Math.Min(8, bytes.Length - i)).CopyTo(bytes.AsSpan(i));
+            BinaryPrimitives.WriteUInt64LittleEndian(word, state);
+            word[..Math.Min(8, bytes.Length - i)].CopyTo(bytes.AsSpan(i));
         }
 
         return bytes;

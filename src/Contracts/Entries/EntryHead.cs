@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CacheCluster.Contracts.Entries;
 
 /// <summary>
@@ -18,6 +20,7 @@ public sealed record EntryHead
     [Id(6)] public required long LifetimeMs { get; init; }
     [Id(7)] public required long InitialAgeMs { get; init; }
     [Id(8)] public EntryFlags Flags { get; init; }
+    /// <summary>Body length; while a fill is running, the length the origin declared or -1 if it declared none.</summary>
     [Id(9)] public long BodyLength { get; init; }
     [Id(10)] public int ChunkCount { get; init; }
     [Id(11)] public long Generation { get; init; }
@@ -33,17 +36,53 @@ public enum EntryFlags
     MustRevalidate = 4,
 }
 
-/// <summary>A lookup's answer: the head and, to save a round trip, the first body chunk.</summary>
+/// <summary>A lookup's answer: the head and, to save a round trip, the first body chunk; or a fill ticket on a miss.</summary>
 [GenerateSerializer, Immutable]
 public sealed record LookupResult(
     [property: Id(0)] EntryHead? Head,
-    [property: Id(1)] byte[]? FirstChunk)
+    [property: Id(1)] byte[]? FirstChunk,
+    [property: Id(2)] FillTicket? Fill = null)
 {
     public static readonly LookupResult Miss = new(null, null);
 }
 
-/// <summary>Permission to fill (store) the entry: at most one fill per URL runs at a time.</summary>
+/// <summary>
+/// The answer to "may I fill this entry": a lease (you are the leader: fetch, publish, append, commit) or the
+/// id of the running fill to follow. Neither when filling is impossible (then fetch without storing).
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record FillLease(
+public sealed record FillTicket(
     [property: Id(0)] long FillId,
-    [property: Id(1)] int ChunkBytes);
+    [property: Id(1)] bool IsLeader,
+    [property: Id(2)] int ChunkBytes);
+
+public enum FillOutcomeKind
+{
+    /// <summary>Storable response: followers stream it from the owner as it arrives.</summary>
+    Stream,
+    /// <summary>Not shareable (not storable, or the leader gave up): followers fetch on their own.</summary>
+    Pass,
+    /// <summary>The origin failed: followers answer with this status and message; nothing is cached.</summary>
+    Error,
+}
+
+[GenerateSerializer, Immutable]
+public sealed record FillOutcome(
+    [property: Id(0)] FillOutcomeKind Kind,
+    [property: Id(1)] EntryHead? Head = null,
+    [property: Id(2)] int ErrorStatus = 0,
+    [property: Id(3)] string? ErrorMessage = null)
+{
+    public static readonly FillOutcome Pass = new(FillOutcomeKind.Pass);
+}
+
+/// <summary>One chunk for a follower: data, or the end of the body, or the fill was lost (cut the client off).</summary>
+[GenerateSerializer, Immutable]
+public sealed record FollowChunk(
+    [property: Id(0)] byte[]? Data,
+    [property: Id(1)] bool End,
+    [property: Id(2)] bool Lost)
+{
+    public static readonly FollowChunk EndOfBody = new(null, true, false);
+    public static readonly FollowChunk Gone = new(null, false, true);
+}

@@ -3,32 +3,45 @@ using Orleans.Concurrency;
 namespace CacheCluster.Contracts.Entries;
 
 /// <summary>
-/// Owner of one URL's cache entry, keyed by <see cref="CacheKeyHash.ToGrainKey"/> of the cache key.
-/// The entry's bytes live in the FASTER store of the node that hosts this grain; every node reaches the
-/// entry only through this grain, so the same code works when the owner is on another node.
+/// Owner of one URL's cache entry, keyed by <see cref="CacheKeyHash.ToGrainKey"/> of the cache key and
+/// placed on the key's rendezvous-hash owner node. The entry's bytes live in that node's FASTER store;
+/// every node reaches the entry only through this grain. The grain also runs the URL's single-flight:
+/// one fill (origin fetch) at a time, which other requests anywhere in the cluster follow as it streams.
 /// </summary>
 public interface ICacheEntryGrain : IGrainWithGuidKey
 {
-    /// <summary>The stored head (and first chunk) for this key, or <see cref="LookupResult.Miss"/>.</summary>
-    Task<LookupResult> LookupAsync(string cacheKey);
+    /// <summary>
+    /// The stored head (and first chunk), if any. When nothing is stored and <paramref name="wantFill"/> is
+    /// set, the result also carries a fill ticket: either a lease (go to the origin) or a fill to follow.
+    /// </summary>
+    Task<LookupResult> LookupAsync(string cacheKey, bool wantFill);
 
-    /// <summary>Body chunk <paramref name="index"/> of the stored generation; null when it is gone (evicted or replaced).</summary>
+    /// <summary>Body chunk <paramref name="index"/> of a committed generation; null when it is gone (evicted or replaced).</summary>
     Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index);
 
-    /// <summary>Starts storing a new response; null when another fill of this URL is already running.</summary>
-    Task<FillLease?> BeginFillAsync(string cacheKey);
+    /// <summary>Asks to fetch and store a new response (e.g. the stored one is stale): a lease, or a running fill to follow.</summary>
+    Task<FillTicket> BeginFillAsync(string cacheKey);
+
+    /// <summary>The leader tells followers what the origin answered: stream it, fetch it yourselves, or fail with this error.</summary>
+    Task PublishAsync(long fillId, FillOutcome outcome);
 
     /// <summary>Appends the next body chunk; chunks arrive in order, each exactly ChunkBytes except the last.</summary>
     Task AppendChunkAsync(long fillId, int index, Immutable<byte[]> data);
 
     /// <summary>
-    /// Commits a fill whose body was read to its end: the head becomes visible to lookups atomically.
-    /// Returns false (and stores nothing) when the chunks received do not add up to the head's BodyLength.
+    /// Commits a fill whose body was read to its end: the published head becomes the stored entry, visible
+    /// to lookups at once. Returns false (and stores nothing) when the chunks do not add up to <paramref name="bodyLength"/>.
     /// </summary>
-    Task<bool> CommitFillAsync(long fillId, EntryHead head);
+    Task<bool> CommitFillAsync(long fillId, long bodyLength);
 
-    /// <summary>Abandons a fill: nothing of it is ever served.</summary>
+    /// <summary>Abandons a fill: nothing of it is ever served; followers mid-body are cut off.</summary>
     Task AbortFillAsync(long fillId);
+
+    /// <summary>A follower waits for the leader's outcome (or is told to fetch on its own after a while).</summary>
+    Task<FillOutcome> FollowAsync(long fillId);
+
+    /// <summary>A follower reads chunk <paramref name="index"/> of a fill, waiting for it to arrive.</summary>
+    Task<FollowChunk> FollowChunkAsync(long fillId, long generation, int index);
 
     /// <summary>Removes the stored entry; returns whether there was one.</summary>
     Task<bool> InvalidateAsync();

@@ -1,31 +1,50 @@
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Placement;
 using CacheCluster.Grains.Storage;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
+using Orleans.Runtime;
 
 namespace CacheCluster.Grains.Entries;
 
 /// <summary>
-/// Owns one URL's entry. The head is kept in the activation after the first lookup; body chunks are read
-/// from the node's FASTER store on demand. A fill writes chunks first and the header record last, so a
-/// crash or abort mid-body leaves only unreachable chunks, never a servable partial entry.
+/// Owns one URL's entry on the key's rendezvous owner node.
+/// <list type="bullet">
+/// <item>Lookups: the head is kept in the activation; body chunks are read from the node's FASTER store.</item>
+/// <item>Fills (single-flight): one leader fetches from the origin and streams chunks in; every other request
+/// for the URL, from any node, follows that fill and streams the same chunks as they arrive. Chunks are
+/// written first and the header record last, so an abort or crash never leaves a servable partial entry.</item>
+/// <item>Ownership: when membership changes and this node is no longer the owner, the activation retires;
+/// the new owner's activation takes the entry over from the previous owner (handoff) instead of refetching.</item>
+/// </list>
 /// </summary>
 [Reentrant]
+[OwnerPlacement]
 [CollectionAgeLimit(Minutes = 10)]
-public sealed class CacheEntryGrain(EntryStore store, ILogger<CacheEntryGrain> logger) : Grain, ICacheEntryGrain
+public sealed class CacheEntryGrain(
+    EntryStore store,
+    OwnerRanking ranking,
+    ILocalSiloDetails localSilo,
+    ILogger<CacheEntryGrain> logger) : Grain, ICacheEntryGrain
 {
     /// <summary>Bodies up to this size stay in the activation: small hot objects then cost no store read.</summary>
     private const int InlineBodyLimit = 8 * 1024;
 
     /// <summary>A fill with no progress for this long is presumed dead (its node crashed or hung).</summary>
-    private static readonly TimeSpan FillStallLimit = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan FillStallLimit = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a follower waits for the leader's outcome before fetching on its own.</summary>
+    private static readonly TimeSpan FollowWait = TimeSpan.FromSeconds(20);
+
+    private Guid _key;
     private UInt128 _keyHash;
     private bool _loaded;
     private EntryHead? _head;
     private byte[]? _inlineBody;
     private Fill? _fill;
+    private Fill? _previousFill;
+    private MembershipVersion _checkedVersion = MembershipVersion.MinValue;
 
     private sealed class Fill
     {
@@ -36,28 +55,49 @@ public sealed class CacheEntryGrain(EntryStore store, ILogger<CacheEntryGrain> l
         public long Bytes;
         public byte[]? FirstChunk;
         public DateTime LastActivityUtc;
+        public EntryHead? Head;
+        public bool Done;
+        public bool Lost;
+        public readonly TaskCompletionSource<FillOutcome> Outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Progress => _progress.Task;
+
+        /// <summary>Wakes every follower waiting for the next chunk (or the end).</summary>
+        public void Signal()
+        {
+            LastActivityUtc = DateTime.UtcNow;
+            var old = _progress;
+            _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            old.TrySetResult();
+        }
+
+        public bool Stalled(DateTime now) => !Done && !Lost && now - LastActivityUtc > FillStallLimit;
     }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _keyHash = CacheKeyHash.FromGuid(this.GetPrimaryKey());
+        _key = this.GetPrimaryKey();
+        _keyHash = CacheKeyHash.FromGuid(_key);
         return Task.CompletedTask;
     }
 
-    public async Task<LookupResult> LookupAsync(string cacheKey)
+    // ---- Lookups ---------------------------------------------------------------------------------------
+
+    public async Task<LookupResult> LookupAsync(string cacheKey, bool wantFill)
     {
+        CheckOwnership();
         if (!_loaded) await LoadAsync();
         var head = _head;
-        if (head is null || !string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal)) return LookupResult.Miss;
-        if (head.BodyLength == 0) return new LookupResult(head, null);
-        var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
-        if (first is null)
+        if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))
         {
-            // Evicted or failed its checksum: forget it so the next request refetches.
+            if (head.BodyLength == 0) return new LookupResult(head, null);
+            var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
+            if (first is not null) return new LookupResult(head, first);
+            // Evicted or failed its checksum: forget it and treat as a miss.
             await DropAsync(head, "first chunk missing");
-            return LookupResult.Miss;
         }
-        return new LookupResult(head, first);
+        return wantFill ? new LookupResult(null, null, Ticket(cacheKey)) : LookupResult.Miss;
     }
 
     public async Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index)
@@ -68,11 +108,24 @@ public sealed class CacheEntryGrain(EntryStore store, ILogger<CacheEntryGrain> l
         return new Immutable<byte[]?>(bytes);
     }
 
-    public Task<FillLease?> BeginFillAsync(string cacheKey)
+    // ---- Fills: the leader -----------------------------------------------------------------------------
+
+    public Task<FillTicket> BeginFillAsync(string cacheKey)
+    {
+        CheckOwnership();
+        return Task.FromResult(Ticket(cacheKey));
+    }
+
+    private FillTicket Ticket(string cacheKey)
     {
         var now = DateTime.UtcNow;
-        if (_fill is { } running && now - running.LastActivityUtc < FillStallLimit)
-            return Task.FromResult<FillLease?>(null);
+        if (_fill is { } running)
+        {
+            if (!running.Stalled(now)) return new FillTicket(running.Id, IsLeader: false, EntryStore.MaxChunkBytes);
+            logger.LogWarning("Fill of {Key} stalled for {Seconds} s (its node may have failed); starting a new one",
+                running.CacheKey, (int)(now - running.LastActivityUtc).TotalSeconds);
+            End(running, lost: true);
+        }
         _fill = new Fill
         {
             Id = Random.Shared.NextInt64(1, long.MaxValue),
@@ -80,52 +133,131 @@ public sealed class CacheEntryGrain(EntryStore store, ILogger<CacheEntryGrain> l
             CacheKey = cacheKey,
             LastActivityUtc = now,
         };
-        return Task.FromResult<FillLease?>(new FillLease(_fill.Id, EntryStore.MaxChunkBytes));
+        return new FillTicket(_fill.Id, IsLeader: true, EntryStore.MaxChunkBytes);
+    }
+
+    public Task PublishAsync(long fillId, FillOutcome outcome)
+    {
+        var fill = Current(fillId);
+        if (outcome.Kind == FillOutcomeKind.Stream && outcome.Head is { } head)
+        {
+            fill.Head = head with { Generation = fill.Generation };
+            fill.Outcome.TrySetResult(new FillOutcome(FillOutcomeKind.Stream, fill.Head));
+            fill.Signal();
+        }
+        else
+        {
+            fill.Outcome.TrySetResult(outcome);
+            End(fill, lost: false);
+        }
+        return Task.CompletedTask;
     }
 
     public async Task AppendChunkAsync(long fillId, int index, Immutable<byte[]> data)
     {
-        var fill = _fill;
-        if (fill is null || fill.Id != fillId) throw new InvalidOperationException("The fill is no longer current (it was aborted, expired or replaced).");
+        var fill = Current(fillId);
         if (index != fill.NextIndex) throw new InvalidOperationException($"Chunk {index} arrived out of order; expected {fill.NextIndex}.");
         var bytes = data.Value;
         if (bytes.Length == 0 || bytes.Length > EntryStore.MaxChunkBytes) throw new ArgumentException($"Chunk size {bytes.Length} is outside 1..{EntryStore.MaxChunkBytes}.");
-        fill.NextIndex++;
-        fill.Bytes += bytes.Length;
-        fill.LastActivityUtc = DateTime.UtcNow;
-        if (index == 0) fill.FirstChunk = bytes;
         await store.WriteChunkAsync(_keyHash, fill.Generation, index, bytes);
+        if (index == 0) fill.FirstChunk = bytes;
+        fill.Bytes += bytes.Length;
+        fill.NextIndex++;
+        fill.Signal();
     }
 
-    public async Task<bool> CommitFillAsync(long fillId, EntryHead head)
+    public async Task<bool> CommitFillAsync(long fillId, long bodyLength)
     {
-        var fill = _fill;
-        if (fill is null || fill.Id != fillId) return false;
-        _fill = null;
-        if (fill.Bytes != head.BodyLength || !string.Equals(fill.CacheKey, head.CacheKey, StringComparison.Ordinal))
+        if (_fill is not { } fill || fill.Id != fillId || fill.Head is null) return false;
+        if (fill.Bytes != bodyLength)
         {
-            logger.LogWarning("Refused to commit {Key}: received {Received} body bytes but the response declared {Declared}",
-                head.CacheKey, fill.Bytes, head.BodyLength);
+            logger.LogWarning("Refused to commit {Key}: received {Received} body bytes but the response had {Declared}",
+                fill.CacheKey, fill.Bytes, bodyLength);
+            End(fill, lost: true);
             return false;
         }
-        var committed = head with
+        var committed = fill.Head with
         {
-            Generation = fill.Generation,
+            BodyLength = bodyLength,
             ChunkCount = fill.NextIndex,
+            Generation = fill.Generation,
             StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
         _head = committed;
         _loaded = true;
         _inlineBody = committed.ChunkCount == 1 && committed.BodyLength <= InlineBodyLimit ? fill.FirstChunk : null;
+        fill.Head = committed;
+        End(fill, lost: false);
         return true;
     }
 
     public Task AbortFillAsync(long fillId)
     {
-        if (_fill is { } fill && fill.Id == fillId) _fill = null;
+        if (_fill is { } fill && fill.Id == fillId) End(fill, lost: true);
         return Task.CompletedTask;
     }
+
+    private Fill Current(long fillId) =>
+        _fill is { } fill && fill.Id == fillId
+            ? fill
+            : throw new InvalidOperationException("The fill is no longer current (it was aborted, expired or replaced).");
+
+    private void End(Fill fill, bool lost)
+    {
+        fill.Done = !lost;
+        fill.Lost = lost;
+        // Followers still waiting for an outcome fetch on their own.
+        fill.Outcome.TrySetResult(FillOutcome.Pass);
+        fill.Signal();
+        if (ReferenceEquals(_fill, fill)) _fill = null;
+        _previousFill = fill;
+    }
+
+    // ---- Fills: followers ------------------------------------------------------------------------------
+
+    public async Task<FillOutcome> FollowAsync(long fillId)
+    {
+        var fill = Find(fillId);
+        if (fill is null) return FillOutcome.Pass;
+        FillOutcome outcome;
+        try { outcome = await fill.Outcome.Task.WaitAsync(FollowWait); }
+        catch (TimeoutException) { return FillOutcome.Pass; }
+        // A fill that already committed hands out the committed head (its final length is known).
+        return outcome.Kind == FillOutcomeKind.Stream && fill.Head is { } head ? new FillOutcome(FillOutcomeKind.Stream, head) : outcome;
+    }
+
+    public async Task<FollowChunk> FollowChunkAsync(long fillId, long generation, int index)
+    {
+        var fill = Find(fillId);
+        if (fill is null)
+        {
+            // Not a fill we know any more: if it became the stored entry, serve from that.
+            if (_head is { } head && head.Generation == generation)
+            {
+                if (index >= head.ChunkCount) return FollowChunk.EndOfBody;
+                var stored = await store.ReadChunkAsync(_keyHash, generation, index);
+                return stored is null ? FollowChunk.Gone : new FollowChunk(stored, false, false);
+            }
+            return FollowChunk.Gone;
+        }
+        while (true)
+        {
+            if (index < fill.NextIndex)
+            {
+                var bytes = index == 0 && fill.FirstChunk is { } first ? first : await store.ReadChunkAsync(_keyHash, fill.Generation, index);
+                return bytes is null ? FollowChunk.Gone : new FollowChunk(bytes, false, false);
+            }
+            if (fill.Done) return FollowChunk.EndOfBody;
+            if (fill.Lost || fill.Stalled(DateTime.UtcNow)) return FollowChunk.Gone;
+            await Task.WhenAny(fill.Progress, Task.Delay(FillStallLimit));
+        }
+    }
+
+    private Fill? Find(long fillId) =>
+        _fill is { } f && f.Id == fillId ? f : _previousFill is { } p && p.Id == fillId ? p : null;
+
+    // ---- Invalidation, ownership, loading ---------------------------------------------------------------
 
     public async Task<bool> InvalidateAsync()
     {
@@ -135,17 +267,82 @@ public sealed class CacheEntryGrain(EntryStore store, ILogger<CacheEntryGrain> l
         return true;
     }
 
+    /// <summary>
+    /// After a membership change, an activation on a node that no longer owns the key retires once idle; the
+    /// next call activates on the new owner, which takes the entry over from here.
+    /// </summary>
+    private void CheckOwnership()
+    {
+        var version = ranking.Version;
+        if (version == _checkedVersion) return;
+        _checkedVersion = version;
+        var (owner, _) = ranking.OwnersNow(_key);
+        if (!owner.Equals(localSilo.SiloAddress))
+        {
+            logger.LogDebug("Key {Key} now belongs to {Owner}; retiring this activation", _key, owner);
+            DeactivateOnIdle();
+        }
+    }
+
     private async Task LoadAsync()
     {
-        var bytes = await store.ReadHeaderAsync(_keyHash);
-        var head = bytes is null ? null : EntryHeadCodec.TryDecode(bytes);
-        if (bytes is not null && head is null)
-            logger.LogWarning("Unreadable header record for key hash {Hash}; treating as a miss", _keyHash);
+        var head = Decode(await store.ReadHeaderAsync(_keyHash));
+        var taken = await TakeOverFromPreviousOwnerAsync(head);
+        if (taken is not null) head = taken;
         _head = head;
         _inlineBody = null;
         if (head is { ChunkCount: 1, BodyLength: > 0 and <= InlineBodyLimit })
             _inlineBody = await store.ReadChunkAsync(_keyHash, head.Generation, 0);
         _loaded = true;
+    }
+
+    /// <summary>
+    /// Handoff: the runner-up in the rendezvous ranking is the node that owned this key before the newest
+    /// node joined (or while this node was away). If it holds a newer copy, copy it here chunk by chunk,
+    /// then tell it to forget its copy so an invalidated entry can never come back from there.
+    /// </summary>
+    private async Task<EntryHead?> TakeOverFromPreviousOwnerAsync(EntryHead? local)
+    {
+        SiloAddress? previous;
+        try { previous = ranking.OwnersNow(_key).RunnerUp; }
+        catch (OrleansException) { return null; }
+        if (previous is null || previous.Equals(localSilo.SiloAddress)) return null;
+        var node = GrainFactory.GetGrain<INodeGrain>(previous.ToParsableString());
+        try
+        {
+            var remote = Decode((await node.ReadHeaderAsync(_key)).Value);
+            if (remote is null) return null;
+            if (local is not null && local.StoredAtUnixMs >= remote.StoredAtUnixMs)
+            {
+                await node.ForgetAsync(_key);
+                return null;
+            }
+            var generation = store.NewGeneration();
+            for (int i = 0; i < remote.ChunkCount; i++)
+            {
+                var chunk = (await node.ReadChunkAsync(_key, remote.Generation, i)).Value;
+                if (chunk is null) return null; // evicted there meanwhile: a miss here, refetched normally
+                await store.WriteChunkAsync(_keyHash, generation, i, chunk);
+            }
+            var taken = remote with { Generation = generation };
+            await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(taken));
+            await node.ForgetAsync(_key);
+            logger.LogDebug("Took over {Key} ({Bytes} bytes) from {Previous}", remote.CacheKey, remote.BodyLength, previous);
+            return taken;
+        }
+        catch (Exception ex) when (ex is SiloUnavailableException or TimeoutException or OrleansException)
+        {
+            logger.LogInformation("Handoff of key {Key} from {Previous} failed ({Message}); it will be refetched", _key, previous, ex.Message);
+            return null;
+        }
+    }
+
+    private EntryHead? Decode(byte[]? bytes)
+    {
+        if (bytes is null) return null;
+        var head = EntryHeadCodec.TryDecode(bytes);
+        if (head is null) logger.LogWarning("Unreadable header record for key {Key}; treating as a miss", _key);
+        return head;
     }
 
     private async Task DropAsync(EntryHead head, string why)

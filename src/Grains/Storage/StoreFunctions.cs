@@ -7,18 +7,18 @@ namespace CacheCluster.Grains.Storage;
 /// <summary>Result of one read, filled by <see cref="StoreFunctions"/> inside FASTER's reader callbacks.</summary>
 internal readonly struct ReadOutput
 {
+    /// <summary>The verified payload; null when the record failed its checksum.</summary>
     public readonly byte[]? Data;
-    public readonly bool Corrupt;
 
-    private ReadOutput(byte[]? data, bool corrupt)
+    /// <summary>Log address of the record that was read (ReadAsyncResult's metadata is not reliable for
+    /// reads that went to disk in FASTER 2.6.5).</summary>
+    public readonly long Address;
+
+    public ReadOutput(byte[]? data, long address)
     {
         Data = data;
-        Corrupt = corrupt;
+        Address = address;
     }
-
-    public static ReadOutput Ok(byte[] data) => new(data, false);
-
-    public static readonly ReadOutput Bad = new(null, true);
 }
 
 /// <summary>
@@ -47,7 +47,8 @@ internal static class RecordFormat
 /// FASTER callbacks. Readers copy the payload once, straight from the log (memory page or I/O buffer) into an
 /// exact-size array and verify the checksum on that copy, so the bytes that were checked are the bytes returned.
 /// Upserts never overwrite a value in place (ConcurrentWriter refuses, so FASTER appends a new record): a value
-/// in the log never changes under a concurrent reader.
+/// in the log never changes under a concurrent reader. RMW is used only to copy a header record forward to the
+/// tail: it copies whatever value is current (never creates a missing or deleted key, never changes bytes).
 /// </summary>
 internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, Empty>
 {
@@ -56,20 +57,39 @@ internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, E
     public StoreFunctions(Action onCorrupt) => _onCorrupt = onCorrupt;
 
     public override bool SingleReader(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput dst, ref ReadInfo readInfo)
-        => Copy(ref key, ref value, ref dst);
+        => Copy(ref key, ref value, ref dst, readInfo.Address);
 
     public override bool ConcurrentReader(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput dst, ref ReadInfo readInfo)
-        => Copy(ref key, ref value, ref dst);
+        => Copy(ref key, ref value, ref dst, readInfo.Address);
 
     public override bool ConcurrentWriter(ref SpanByte key, ref SpanByte input, ref SpanByte src, ref SpanByte dst, ref ReadOutput output, ref UpsertInfo upsertInfo)
         => false;
 
-    private bool Copy(ref SpanByte key, ref SpanByte value, ref ReadOutput dst)
+    public override bool NeedInitialUpdate(ref SpanByte key, ref SpanByte input, ref ReadOutput output, ref RMWInfo rmwInfo)
+        => false;
+
+    public override bool InitialUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput output, ref RMWInfo rmwInfo)
+        => false;
+
+    // The record is in the mutable region, i.e. already near the tail: nothing to do.
+    public override bool InPlaceUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput output, ref RMWInfo rmwInfo)
+        => true;
+
+    public override bool NeedCopyUpdate(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref ReadOutput output, ref RMWInfo rmwInfo)
+        => true;
+
+    public override bool CopyUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByte newValue, ref ReadOutput output, ref RMWInfo rmwInfo)
+    {
+        oldValue.CopyTo(ref newValue);
+        return true;
+    }
+
+    private bool Copy(ref SpanByte key, ref SpanByte value, ref ReadOutput dst, long address)
     {
         var stored = value.AsReadOnlySpan();
         if (stored.Length < RecordFormat.ChecksumBytes || stored.Length > EntryStore.MaxChunkBytes + RecordFormat.ChecksumBytes)
         {
-            dst = ReadOutput.Bad;
+            dst = new ReadOutput(null, address);
             _onCorrupt();
             return true;
         }
@@ -79,12 +99,20 @@ internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, E
         payload.CopyTo(copy);
         if (RecordFormat.Checksum(key.AsReadOnlySpan(), copy) != BinaryPrimitives.ReadUInt64LittleEndian(stored))
         {
-            dst = ReadOutput.Bad;
+            dst = new ReadOutput(null, address);
             _onCorrupt();
             return true;
         }
 
-        dst = ReadOutput.Ok(copy);
+        dst = new ReadOutput(copy, address);
         return true;
     }
+}
+
+/// <summary>RMW record sizing for the copy-forward RMW: the new value is exactly as long as the old one.</summary>
+internal sealed class CopyForwardLength : IVariableLengthStruct<SpanByte, SpanByte>
+{
+    public int GetLength(ref SpanByte t, ref SpanByte input) => t.TotalSize;
+
+    public int GetInitialLength(ref SpanByte input) => sizeof(int);
 }

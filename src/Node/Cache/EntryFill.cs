@@ -4,11 +4,11 @@ using Orleans.Concurrency;
 namespace CacheCluster.Node.Cache;
 
 /// <summary>
-/// Feeds a response body to the owner grain in fixed-size chunks while it streams to the client.
-/// Each chunk is a fresh array handed over as immutable (Orleans does not copy it); the owner commits
-/// the entry only when <see cref="CommitAsync"/> is called after the body was read to its end.
+/// The leader's side of a fill: publishes the origin's answer to followers, feeds the body to the owner
+/// grain in fixed-size chunks while it streams to the client, and commits once the body was read to its end.
+/// Each chunk is a fresh array handed over as immutable (Orleans does not copy it).
 /// </summary>
-public sealed class EntryFill(ICacheEntryGrain owner, FillLease lease, long maxBytes)
+public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long maxBytes)
 {
     private byte[] _buffer = new byte[lease.ChunkBytes];
     private int _filled;
@@ -16,7 +16,14 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillLease lease, long maxB
     private long _total;
 
     public bool Active { get; private set; } = true;
-    public long Total => _total;
+
+    /// <summary>Tells followers what the origin said. Anything but Stream ends the fill.</summary>
+    public async Task PublishAsync(FillOutcome outcome)
+    {
+        if (!Active) return;
+        if (outcome.Kind != FillOutcomeKind.Stream) Active = false;
+        await owner.PublishAsync(lease.FillId, outcome);
+    }
 
     /// <summary>Adds body bytes; returns false (and aborts the fill) once the object exceeds the size limit.</summary>
     public async ValueTask<bool> AddAsync(ReadOnlyMemory<byte> data)
@@ -34,26 +41,27 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillLease lease, long maxB
             data.Span[..n].CopyTo(_buffer.AsSpan(_filled));
             _filled += n;
             data = data[n..];
-            if (_filled == _buffer.Length) await FlushAsync();
+            if (_filled == _buffer.Length) await FlushAsync(last: false);
         }
         return true;
     }
 
-    private async Task FlushAsync()
+    private async Task FlushAsync(bool last)
     {
         if (_filled == 0) return;
         var chunk = _filled == _buffer.Length ? _buffer : _buffer.AsSpan(0, _filled).ToArray();
-        _buffer = _filled == _buffer.Length ? new byte[lease.ChunkBytes] : _buffer;
         _filled = 0;
+        // The handed-over array now belongs to the owner; never write into it again.
+        if (ReferenceEquals(chunk, _buffer)) _buffer = last ? [] : new byte[lease.ChunkBytes];
         await owner.AppendChunkAsync(lease.FillId, _index++, new Immutable<byte[]>(chunk));
     }
 
-    public async Task<bool> CommitAsync(EntryHead head)
+    public async Task<bool> CommitAsync()
     {
         if (!Active) return false;
-        await FlushAsync();
+        await FlushAsync(last: true);
         Active = false;
-        return await owner.CommitFillAsync(lease.FillId, head with { BodyLength = _total });
+        return await owner.CommitFillAsync(lease.FillId, _total);
     }
 
     public async Task AbortAsync()
@@ -61,6 +69,6 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillLease lease, long maxB
         if (!Active) return;
         Active = false;
         try { await owner.AbortFillAsync(lease.FillId); }
-        catch (Exception) { /* the lease expires on its own */ }
+        catch (Exception) { /* the owner presumes a silent fill dead after a while */ }
     }
 }

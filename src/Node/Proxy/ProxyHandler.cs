@@ -51,13 +51,17 @@ public sealed class ProxyHandler(
             ? CacheControl.Empty
             : CacheControl.Parse((IEnumerable<string?>)ctx.Request.Headers.CacheControl);
         bool lookup = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        // Only a GET may fill the cache (and so lead or follow a fill).
+        bool mayFill = HttpMethods.IsGet(method) && !requestCc.NoStore && !requestCc.OnlyIfCached;
         ICacheEntryGrain? owner = null;
+        FillTicket? ticket = null;
         var reason = ForwardReason.Method;
         if (lookup)
         {
             owner = owners.For(target.CacheKey);
-            var found = await owner.LookupAsync(target.CacheKey);
+            var found = await owner.LookupAsync(target.CacheKey, mayFill);
             reason = ForwardReason.UriMiss;
+            ticket = found.Fill;
             if (found.Head is { } head)
             {
                 var facts = FactsOf(head);
@@ -70,6 +74,7 @@ public sealed class ProxyHandler(
                     return;
                 }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
+                if (mayFill) ticket = await owner.BeginFillAsync(target.CacheKey);
             }
             if (requestCc.OnlyIfCached)
             {
@@ -79,8 +84,34 @@ public sealed class ProxyHandler(
             }
         }
 
-        // 4b. Miss or pass: fetch from the origin, storing what may be stored.
-        await ForwardAsync(ctx, target, requestCc, owner, reason);
+        // 4b. Collapsed: another request (on any node) is already fetching this URL; follow its fill.
+        if (ticket is { IsLeader: false } && owner is not null)
+        {
+            var outcome = await owner.FollowAsync(ticket.FillId);
+            switch (outcome.Kind)
+            {
+                case FillOutcomeKind.Stream when outcome.Head is { } head:
+                    await DeliverFollowerAsync(ctx, owner, ticket.FillId, head, reason);
+                    return;
+                case FillOutcomeKind.Error:
+                    await ProxyErrors.WriteAsync(ctx, outcome.ErrorStatus, outcome.ErrorMessage ?? "the origin failed",
+                        CacheStatus.Forward(_cacheName, reason, null, false, null, "collapsed-error") + "; collapsed");
+                    return;
+            }
+            ticket = null; // not shareable: fetch on our own, without storing
+        }
+
+        // 4c. Miss or pass: fetch from the origin, storing what may be stored (the leader of a fill).
+        var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
+        try
+        {
+            await ForwardAsync(ctx, target, requestCc, fill, reason);
+        }
+        finally
+        {
+            // Whatever happened, a fill this request leads must not be left open (followers would wait on it).
+            if (fill is { Active: true }) await fill.AbortAsync();
+        }
     }
 
     private static bool IsPragmaNoCache(HttpContext ctx)
@@ -101,27 +132,12 @@ public sealed class ProxyHandler(
 
     private async Task DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, byte[]? first, TimeSpan age, TimeSpan ttl)
     {
-        var response = ctx.Response;
-        response.StatusCode = head.Status;
-        if (head.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
-        var headers = response.Headers;
-        var stored = head.Headers;
-        for (int i = 0; i + 1 < stored.Length; i += 2)
-        {
-            var name = stored[i];
-            // Age is recomputed; length comes from what we actually hold.
-            if (name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase) ||
-                name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
-            headers.Append(name, stored[i + 1]);
-        }
-        headers.Age = ((long)age.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        headers.Append(HeaderNames.Via, _via);
-        headers.Append("Cache-Status", CacheStatus.Hit(_cacheName, ttl));
-        response.ContentLength = head.BodyLength;
+        WriteStoredHead(ctx, head, age, CacheStatus.Hit(_cacheName, ttl));
+        ctx.Response.ContentLength = head.BodyLength;
         if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
 
         var aborted = ctx.RequestAborted;
-        var body = response.BodyWriter;
+        var body = ctx.Response.BodyWriter;
         if (first is null)
         {
             ctx.Abort();
@@ -145,17 +161,63 @@ public sealed class ProxyHandler(
         }
     }
 
+    /// <summary>
+    /// A collapsed request: streams the leader's response from the owner as its chunks arrive (cluster-wide
+    /// single-flight). If the fill is lost mid-body the connection is cut, so a partial body never looks whole.
+    /// </summary>
+    private async Task DeliverFollowerAsync(HttpContext ctx, ICacheEntryGrain owner, long fillId, EntryHead head, ForwardReason reason)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(head.InitialAgeMs), DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs), now);
+        var ttl = TimeSpan.FromMilliseconds(head.LifetimeMs) - age;
+        WriteStoredHead(ctx, head, age, CacheStatus.Forward(_cacheName, reason, head.Status, false, ttl) + "; collapsed");
+        if (head.BodyLength >= 0) ctx.Response.ContentLength = head.BodyLength;
+        if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
+
+        var aborted = ctx.RequestAborted;
+        var body = ctx.Response.BodyWriter;
+        var next = owner.FollowChunkAsync(fillId, head.Generation, 0);
+        for (int i = 0; ; i++)
+        {
+            var chunk = await next;
+            if (chunk.End) return;
+            if (chunk.Data is null)
+            {
+                logger.LogInformation("The fill of {Key} was lost after {Chunks} chunks; follower connection aborted", head.CacheKey, i);
+                ctx.Abort();
+                return;
+            }
+            next = owner.FollowChunkAsync(fillId, head.Generation, i + 1);
+            await body.WriteAsync(chunk.Data, aborted);
+        }
+    }
+
+    /// <summary>Status and stored headers of an entry, with our Age, Via and Cache-Status.</summary>
+    private void WriteStoredHead(HttpContext ctx, EntryHead head, TimeSpan age, string cacheStatus)
+    {
+        var response = ctx.Response;
+        response.StatusCode = head.Status;
+        if (head.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
+        var headers = response.Headers;
+        var stored = head.Headers;
+        for (int i = 0; i + 1 < stored.Length; i += 2)
+        {
+            var name = stored[i];
+            // Age is recomputed; the length comes from what we actually hold.
+            if (name.Equals(HeaderNames.Age, StringComparison.OrdinalIgnoreCase) ||
+                name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+            headers.Append(name, stored[i + 1]);
+        }
+        headers.Age = ((long)Math.Max(0, age.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        headers.Append(HeaderNames.Via, _via);
+        headers.Append("Cache-Status", cacheStatus);
+    }
+
     // ---- Miss / pass ----------------------------------------------------------------------------------
 
-    private async Task ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, ICacheEntryGrain? owner, ForwardReason reason)
+    private async Task ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, EntryFill? fill, ForwardReason reason)
     {
         var method = ctx.Request.Method;
-        // Only a GET can fill the cache; one fill per URL at a time (others pass through meanwhile).
-        FillLease? lease = null;
-        if (owner is not null && HttpMethods.IsGet(method) && !requestCc.NoStore)
-            lease = await owner.BeginFillAsync(target.CacheKey);
-        EntryFill? fill = null;
-
         using var upstream = BuildUpstreamRequest(ctx, target);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         timeout.CancelAfter(_proxy.OriginTimeout);
@@ -167,10 +229,11 @@ public sealed class ProxyHandler(
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
         {
-            if (lease is not null && owner is not null) await new EntryFill(owner, lease, 0).AbortAsync();
             if (ctx.RequestAborted.IsCancellationRequested) return;
             var (status, message) = OriginClient.Describe(ex, target.UpstreamUri, timedOut: ex is OperationCanceledException);
             logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
+            // Requests collapsed onto this fetch get the same error; nothing is cached.
+            if (fill is not null) await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Error, ErrorStatus: status, ErrorMessage: message));
             await ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Forward(_cacheName, reason, null, false, null, status == 504 ? "origin-timeout" : "origin-unreachable"));
             return;
         }
@@ -180,21 +243,21 @@ public sealed class ProxyHandler(
             var responseTime = DateTimeOffset.UtcNow;
             var endToEnd = CollectResponseHeaders(originResponse);
             var status = (int)originResponse.StatusCode;
+            var declaredLength = originResponse.Content.Headers.ContentLength;
 
             // 5. Store? Decide from the response before any byte goes to the client.
-            EntryHead? head = null;
             StoreVerdict verdict = StoreVerdict.MethodNotCacheable;
             FreshnessFacts facts = default;
-            if (lease is not null && owner is not null)
+            if (fill is not null)
             {
                 var responseCc = originResponse.Headers.NonValidated.TryGetValues(HeaderNames.CacheControl, out var ccValues)
                     ? CacheControl.Parse(ccValues) : CacheControl.Empty;
                 verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
-                    responseCc, originResponse.Content.Headers.ContentLength, requestTime, responseTime, _rules, out facts);
+                    responseCc, declaredLength, requestTime, responseTime, _rules, out facts);
                 if (verdict == StoreVerdict.Store)
                 {
-                    fill = new EntryFill(owner, lease, _rules.MaxObjectBytes);
-                    head = new EntryHead
+                    // Followers start streaming this response as soon as it is published.
+                    await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Stream, new EntryHead
                     {
                         CacheKey = target.CacheKey,
                         Status = status,
@@ -206,32 +269,27 @@ public sealed class ProxyHandler(
                         InitialAgeMs = (long)facts.InitialAge.TotalMilliseconds,
                         Flags = (facts.Heuristic ? EntryFlags.Heuristic : 0) | (facts.NoCache ? EntryFlags.NoCache : 0)
                                 | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0),
-                    };
+                        BodyLength = declaredLength ?? -1,
+                    }));
                 }
                 else
                 {
-                    await new EntryFill(owner, lease, 0).AbortAsync();
+                    await fill.PublishAsync(FillOutcome.Pass);
                 }
             }
+            bool storing = fill is { Active: true };
 
             // 6. Deliver: status and headers now, body streamed (and stored chunk by chunk).
             var response = ctx.Response;
             response.StatusCode = status;
             if (originResponse.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
             for (int i = 0; i + 1 < endToEnd.Length; i += 2) response.Headers.Append(endToEnd[i], endToEnd[i + 1]);
-            if (originResponse.Content.Headers.ContentLength is long length) response.ContentLength = length;
+            if (declaredLength is long length) response.ContentLength = length;
             response.Headers.Append(HeaderNames.Via, _via);
-            response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, fill is not null,
-                fill is not null ? facts.Lifetime - facts.InitialAge : null, fill is null && lease is not null ? Detail(verdict) : null));
+            response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, storing,
+                storing ? facts.Lifetime - facts.InitialAge : null, !storing && fill is not null ? Detail(verdict) : null));
 
-            try
-            {
-                await CopyBodyAsync(ctx, originResponse, fill, head, method);
-            }
-            finally
-            {
-                if (fill is { Active: true }) await fill.AbortAsync();
-            }
+            await CopyBodyAsync(ctx, originResponse, storing ? fill : null, method);
         }
     }
 
@@ -254,7 +312,7 @@ public sealed class ProxyHandler(
     /// asks again right away already gets a hit. On an origin failure mid-body the client connection is
     /// aborted so a truncated body can never look complete; a client abort ends the copy (and the fill).
     /// </summary>
-    private async Task CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, EntryHead? head, string method)
+    private async Task CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, string method)
     {
         if (HttpMethods.IsHead(method)) return; // no body; a HEAD never holds a fill lease
         var aborted = ctx.RequestAborted;
@@ -282,14 +340,14 @@ public sealed class ProxyHandler(
                 }
                 if (n == 0)
                 {
-                    if (declared is null || declared == total) await CommitAsync(fill, head);
+                    if (declared is null || declared == total) await CommitAsync(fill, originResponse);
                     break;
                 }
                 total += n;
                 if (fill is { Active: true })
                 {
                     await fill.AddAsync(buffer.AsMemory(0, n));
-                    if (declared == total) await CommitAsync(fill, head);
+                    if (declared == total) await CommitAsync(fill, originResponse);
                 }
                 try
                 {
@@ -307,11 +365,11 @@ public sealed class ProxyHandler(
         }
     }
 
-    private async Task CommitAsync(EntryFill? fill, EntryHead? head)
+    private async Task CommitAsync(EntryFill? fill, HttpResponseMessage originResponse)
     {
-        if (fill is not { Active: true } || head is null) return;
-        if (!await fill.CommitAsync(head))
-            logger.LogWarning("The owner refused to commit {Key}", head.CacheKey);
+        if (fill is not { Active: true }) return;
+        if (!await fill.CommitAsync())
+            logger.LogWarning("The owner refused to commit {Url}", originResponse.RequestMessage?.RequestUri);
     }
 
     // ---- Request / response header handling --------------------------------------------------------

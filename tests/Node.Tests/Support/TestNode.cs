@@ -63,9 +63,12 @@ public sealed class TestNode : IAsyncDisposable
 
 public static class Clients
 {
-    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null) =>
+    /// <param name="drain">false: a disposed, half-read response closes its connection (a real client abort)
+    /// instead of SocketsHttpHandler quietly reading up to 1 MiB more to reuse the connection.</param>
+    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null, bool drain = true) =>
         new(new SocketsHttpHandler
         {
+            MaxResponseDrainSize = drain ? 1024 * 1024 : 0,
             Proxy = new AlwaysProxy(proxy),
             UseProxy = true,
             AllowAutoRedirect = false,

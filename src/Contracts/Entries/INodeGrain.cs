@@ -1,0 +1,15 @@
+using Orleans.Concurrency;
+
+namespace CacheCluster.Contracts.Entries;
+
+/// <summary>
+/// One per node (keyed by its silo address): reaches that node's local store directly. Used to hand an
+/// entry over to its new owner when ownership moves (scale-out, a node coming back).
+/// </summary>
+public interface INodeGrain : IGrainWithStringKey
+{
+    Task<Immutable<byte[]?>> ReadHeaderAsync(Guid key);
+    Task<Immutable<byte[]?>> ReadChunkAsync(Guid key, long generation, int index);
+    /// <summary>Deletes the local header record: the entry now lives elsewhere.</summary>
+    Task ForgetAsync(Guid key);
+}

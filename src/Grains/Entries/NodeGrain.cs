@@ -1,0 +1,21 @@
+using CacheCluster.Contracts;
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Placement;
+using CacheCluster.Grains.Storage;
+using Orleans.Concurrency;
+
+namespace CacheCluster.Grains.Entries;
+
+/// <summary>This node's store, reachable from other nodes (for handoff).</summary>
+[Reentrant]
+[NodeBoundPlacement]
+public sealed class NodeGrain(EntryStore store) : Grain, INodeGrain
+{
+    public async Task<Immutable<byte[]?>> ReadHeaderAsync(Guid key) =>
+        new(await store.ReadHeaderAsync(CacheKeyHash.FromGuid(key)));
+
+    public async Task<Immutable<byte[]?>> ReadChunkAsync(Guid key, long generation, int index) =>
+        new(await store.ReadChunkAsync(CacheKeyHash.FromGuid(key), generation, index));
+
+    public async Task ForgetAsync(Guid key) => await store.DeleteHeaderAsync(CacheKeyHash.FromGuid(key));
+}
