@@ -25,7 +25,9 @@ public sealed class NodeSettings
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
-        r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "ClusterId", "ServiceId");
+        r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "ClusterId", "ServiceId",
+            "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
+            "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration");
 
         var nodeName = r.String("Node:Name", Environment.MachineName);
         var listen = r.Endpoints("Proxy:Listen", "127.0.0.1:3128");
@@ -55,21 +57,30 @@ public sealed class NodeSettings
             DiskBudgetBytes = r.Size("Store:DiskBudget", 1L << 30, min: 16L << 20),
             CheckpointInterval = r.Duration("Store:CheckpointInterval", TimeSpan.FromSeconds(30), allowZero: true),
         };
+        var clusterMode = r.Enum("Cluster:Mode", ClusteringMode.Localhost);
+        var (connectionString, connectionStringKey) = clusterMode == ClusteringMode.AdoNet ? r.ConnectionString() : (null, "");
         var cluster = new ClusterSettings
         {
-            Mode = r.Enum("Cluster:Mode", ClusteringMode.Localhost),
+            Mode = clusterMode,
             SiloPort = r.Port("Cluster:SiloPort", 11111),
             GatewayPort = r.Port("Cluster:GatewayPort", 30000),
             ClusterId = r.String("Cluster:ClusterId", "cache-cluster"),
             ServiceId = r.String("Cluster:ServiceId", "cache-cluster"),
+            ConnectionString = connectionString,
+            ConnectionStringKey = connectionStringKey,
+            CreateSchema = r.Bool("Cluster:CreateSchema", true),
+            AdvertisedAddress = r.Address("Cluster:AdvertisedAddress", IPAddress.Loopback),
+            // Orleans' defaults; loopback tests and scripts/cluster-up.sh lower them (see README).
+            ProbeTimeout = r.Duration("Cluster:ProbeTimeout", TimeSpan.FromSeconds(5)),
+            MissedProbesLimit = r.Count("Cluster:MissedProbesLimit", 3, min: 1, max: 100),
+            TableRefreshTimeout = r.Duration("Cluster:TableRefreshTimeout", TimeSpan.FromSeconds(60)),
+            DefunctSiloExpiration = r.Duration("Cluster:DefunctSiloExpiration", TimeSpan.FromDays(7)),
         };
         if (cluster.SiloPort == cluster.GatewayPort)
             r.Error("Cluster:GatewayPort", $"must differ from Cluster:SiloPort ({cluster.SiloPort})");
         foreach (var ep in listen)
             if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
                 r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
-        if (cluster.Mode == ClusteringMode.AdoNet)
-            r.Error("Cluster:Mode", "AdoNet clustering is not available in this build yet; use Localhost");
 
         r.ThrowIfErrors();
         return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster };
@@ -165,6 +176,60 @@ public sealed class NodeSettings
             if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
             { Error(key, $"'{v}' is not a TCP port (1-65535)"); return fallback; }
             return p;
+        }
+
+        public int Count(string key, int fallback, int min, int max)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            { Error(key, $"'{v}' must be a whole number from {min} to {max}"); return fallback; }
+            return n;
+        }
+
+        public bool Bool(string key, bool fallback)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!bool.TryParse(v.Trim(), out var b)) { Error(key, $"'{v}' must be true or false"); return fallback; }
+            return b;
+        }
+
+        public IPAddress Address(string key, IPAddress fallback)
+        {
+            var v = config[key];
+            if (v is null) return fallback;
+            if (!IPAddress.TryParse(v.Trim(), out var a) || a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any))
+            { Error(key, $"'{v}' is not an IP address other silos can reach (examples: 127.0.0.1, 10.0.0.5)"); return fallback; }
+            return a;
+        }
+
+        /// <summary>
+        /// Cluster:ConnectionString, or the contents of the file named by Cluster:ConnectionStringFile (a mounted
+        /// secret). Returns the value and the key it came from. Messages never repeat the value: it holds a password.
+        /// </summary>
+        public (string? Value, string Key) ConnectionString()
+        {
+            const string inline = "Cluster:ConnectionString", file = "Cluster:ConnectionStringFile";
+            var value = config[inline];
+            var path = config[file];
+            if (value is not null && path is not null)
+            { Error(file, $"set either {inline} or {file}, not both"); return (null, inline); }
+            if (value is null && path is null)
+            { Error(inline, $"Cluster:Mode=AdoNet needs a PostgreSQL connection string: set {inline} (Host=...;Port=5432;Database=...;Username=...;Password=...) or {file} (a file holding it)"); return (null, inline); }
+            var key = value is not null ? inline : file;
+            if (path is not null)
+            {
+                if (string.IsNullOrWhiteSpace(path)) { Error(file, "must not be empty"); return (null, file); }
+                try { value = File.ReadAllText(path.Trim()); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                { Error(file, $"cannot read '{path.Trim()}': {ex.Message}"); return (null, file); }
+            }
+            value = value!.Trim();
+            if (value.Length == 0) { Error(key, path is null ? "must not be empty" : $"the file '{path.Trim()}' is empty"); return (null, key); }
+            var problem = CacheCluster.Node.Clustering.PostgresConnection.Validate(value);
+            if (problem is not null) { Error(key, problem); return (null, key); }
+            return (value, key);
         }
 
         public T Enum<T>(string key, T fallback) where T : struct, System.Enum
@@ -263,6 +328,19 @@ public sealed class ClusterSettings
     public required int GatewayPort { get; init; }
     public required string ClusterId { get; init; }
     public required string ServiceId { get; init; }
+    /// <summary>AdoNet mode: the PostgreSQL connection string (holds a password: never log it).</summary>
+    public string? ConnectionString { get; init; }
+    /// <summary>The key the connection string came from (Cluster:ConnectionString or Cluster:ConnectionStringFile), for messages.</summary>
+    public string ConnectionStringKey { get; init; } = "Cluster:ConnectionString";
+    /// <summary>AdoNet mode: create or update the membership schema at start-up (idempotent).</summary>
+    public bool CreateSchema { get; init; } = true;
+    /// <summary>AdoNet mode: the address this silo publishes in the membership table and listens on.</summary>
+    public IPAddress AdvertisedAddress { get; init; } = IPAddress.Loopback;
+    // Failure detection (Orleans ClusterMembershipOptions).
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public int MissedProbesLimit { get; init; } = 3;
+    public TimeSpan TableRefreshTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan DefunctSiloExpiration { get; init; } = TimeSpan.FromDays(7);
 }
 
 /// <summary>Start-up configuration errors, one line per key.</summary>

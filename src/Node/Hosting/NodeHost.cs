@@ -1,4 +1,5 @@
 using System.Net;
+using CacheCluster.Grains.Placement;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.Proxy;
@@ -45,9 +46,17 @@ public static class NodeHost
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, null,
-                settings.Cluster.ServiceId, settings.Cluster.ClusterId);
-            silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+            if (settings.Cluster.Mode == ClusteringMode.AdoNet)
+            {
+                // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/Clustering).
+                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings.Cluster, builder.Configuration);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, null,
+                    settings.Cluster.ServiceId, settings.Cluster.ClusterId);
+                silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+            }
             silo.Services.AddSingleton(sp => new EntryStore(new StoreOptions
             {
                 Directory = settings.Store.Directory,
@@ -56,6 +65,10 @@ public static class NodeHost
                 CheckpointInterval = settings.Store.CheckpointInterval,
             }, sp.GetRequiredService<ILogger<EntryStore>>()));
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
+            // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
+            silo.Services.AddSingleton<OwnerRanking>();
+            silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
+            silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();
         });
 
         var app = builder.Build();

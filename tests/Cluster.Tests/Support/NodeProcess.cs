@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace CacheCluster.Cluster.Tests.Support;
+
+/// <summary>
+/// A node run as its own OS process (the built CacheCluster.Node.dll), so it can be killed with SIGKILL.
+/// Adapted from tests/Node.Tests/Support/NodeProcess.cs: the caller chooses every port.
+/// </summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private NodeProcess(Process process, string name, int proxyPort, int siloPort)
+    {
+        _process = process;
+        Name = name;
+        ProxyPort = proxyPort;
+        SiloPort = siloPort;
+        ProxyUri = new Uri($"http://127.0.0.1:{proxyPort}/");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Name { get; }
+    public int ProxyPort { get; }
+    public int SiloPort { get; }
+    public Uri ProxyUri { get; }
+    public string Output { get { lock (_output) return _output.ToString(); } }
+    public bool HasExited => _process.HasExited;
+
+    public static string NodeDll
+    {
+        get
+        {
+            var local = Path.Combine(AppContext.BaseDirectory, "CacheCluster.Node.dll");
+            if (File.Exists(Path.Combine(AppContext.BaseDirectory, "CacheCluster.Node.runtimeconfig.json"))) return local;
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            var config = dir.Parent?.Name ?? "Debug"; // .../bin/<Configuration>/net10.0/
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) dir = dir.Parent;
+            if (dir is null) throw new InvalidOperationException("Cannot find the repository root (Cluster.sln) above " + AppContext.BaseDirectory);
+            return Path.Combine(dir.FullName, "src", "Node", "bin", config, "net10.0", "CacheCluster.Node.dll");
+        }
+    }
+
+    /// <summary>Starts `dotnet CacheCluster.Node.dll args...` (no readiness wait).</summary>
+    public static NodeProcess Start(string name, int proxyPort, int siloPort, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(NodeDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return new NodeProcess(Process.Start(psi)!, name, proxyPort, siloPort);
+    }
+
+    /// <summary>Runs the node executable to completion (for commands such as --init-schema); returns exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout)
+    {
+        await using var p = Start("command", 0, 0, args);
+        var code = await p.WaitForExitAsync(timeout);
+        await Task.Delay(100); // let the asynchronous output readers drain
+        return (code, p.Output);
+    }
+
+    public async Task WaitReadyAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, ProxyPort);
+                return;
+            }
+            catch (SocketException) { await Task.Delay(100); }
+        }
+        throw new TimeoutException($"{Name} did not open its proxy port within {timeout.TotalSeconds:0} s:\n{Output}");
+    }
+
+    /// <summary>kill -9: no shutdown hooks, the silo's membership row stays Active until the others declare it dead.</summary>
+    public void Kill()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+public static class Ports
+{
+    /// <summary>Distinct free loopback ports (held open together while choosing, so they differ).</summary>
+    public static int[] Free(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            foreach (var l in listeners) l.Start();
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var l in listeners) l.Stop();
+        }
+    }
+}
+
+public static class TempDir
+{
+    public static string Create(string prefix)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "cachecluster-tests", $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
+
+public static class Clients
+{
+    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null) =>
+        new(new SocketsHttpHandler
+        {
+            Proxy = new AlwaysProxy(proxy),
+            UseProxy = true,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+        })
+        { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+
+    private sealed class AlwaysProxy(Uri proxy) : IWebProxy
+    {
+        public ICredentials? Credentials { get; set; }
+        public Uri GetProxy(Uri destination) => proxy;
+        public bool IsBypassed(Uri host) => false;
+    }
+
+    public static string CacheStatus(this HttpResponseMessage r) =>
+        r.Headers.TryGetValues("Cache-Status", out var v) ? string.Join(", ", v) : "";
+}
