@@ -13,8 +13,10 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     /// <summary>
     /// The stored head (and first chunk), if any. When nothing is stored and <paramref name="wantFill"/> is
     /// set, the result also carries a fill ticket: either a lease (go to the origin) or a fill to follow.
+    /// A non-null <paramref name="hotCopyNode"/> (an <see cref="INodeGrain"/> key) registers that node as
+    /// holding a hot copy, to be dropped when the entry changes.
     /// </summary>
-    Task<LookupResult> LookupAsync(string cacheKey, bool wantFill);
+    Task<LookupResult> LookupAsync(string cacheKey, bool wantFill, string? hotCopyNode = null);
 
     /// <summary>Body chunk <paramref name="index"/> of a committed generation; null when it is gone (evicted or replaced).</summary>
     Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index);

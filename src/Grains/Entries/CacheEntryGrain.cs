@@ -45,6 +45,8 @@ public sealed class CacheEntryGrain(
     private Fill? _fill;
     private Fill? _previousFill;
     private MembershipVersion _checkedVersion = MembershipVersion.MinValue;
+    /// <summary>Nodes holding a hot copy of the current head: told to drop it whenever the head changes.</summary>
+    private HashSet<string>? _hotNodes;
 
     private sealed class Fill
     {
@@ -84,13 +86,14 @@ public sealed class CacheEntryGrain(
 
     // ---- Lookups ---------------------------------------------------------------------------------------
 
-    public async Task<LookupResult> LookupAsync(string cacheKey, bool wantFill)
+    public async Task<LookupResult> LookupAsync(string cacheKey, bool wantFill, string? hotCopyNode = null)
     {
         CheckOwnership();
         if (!_loaded) await LoadAsync();
         var head = _head;
         if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))
         {
+            if (hotCopyNode is not null) (_hotNodes ??= new HashSet<string>(StringComparer.Ordinal)).Add(hotCopyNode);
             if (head.BodyLength == 0) return new LookupResult(head, null);
             var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
             if (first is not null) return new LookupResult(head, first);
@@ -186,6 +189,7 @@ public sealed class CacheEntryGrain(
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
         _head = committed;
         _loaded = true;
+        DropHotCopies(fill.CacheKey);
         _inlineBody = committed.ChunkCount == 1 && committed.BodyLength <= InlineBodyLimit ? fill.FirstChunk : null;
         fill.Head = committed;
         End(fill, lost: false);
@@ -258,6 +262,25 @@ public sealed class CacheEntryGrain(
         _fill is { } f && f.Id == fillId ? f : _previousFill is { } p && p.Id == fillId ? p : null;
 
     // ---- Invalidation, ownership, loading ---------------------------------------------------------------
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // The registrations die with this activation: copies must not outlive what vouches for them.
+        if (_head is { } head) DropHotCopies(head.CacheKey);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Tells every node holding a hot copy to drop it (one-way messages: a dead node needs no answer).</summary>
+    private void DropHotCopies(string cacheKey)
+    {
+        if (_hotNodes is not { Count: > 0 } nodes) return;
+        _hotNodes = null;
+        foreach (var node in nodes)
+        {
+            try { _ = GrainFactory.GetGrain<INodeGrain>(node).DropHotAsync(cacheKey); }
+            catch (Exception ex) { logger.LogDebug("Could not tell {Node} to drop its hot copy: {Message}", node, ex.Message); }
+        }
+    }
 
     public async Task<bool> InvalidateAsync()
     {
@@ -350,6 +373,7 @@ public sealed class CacheEntryGrain(
         if (!ReferenceEquals(_head, head)) return;
         _head = null;
         _inlineBody = null;
+        DropHotCopies(head.CacheKey);
         await store.DeleteHeaderAsync(_keyHash);
         logger.LogDebug("Dropped {Key}: {Why}", head.CacheKey, why);
     }

@@ -6,10 +6,10 @@ using Orleans.Concurrency;
 
 namespace CacheCluster.Grains.Entries;
 
-/// <summary>This node's store, reachable from other nodes (for handoff).</summary>
+/// <summary>This node's store and hot copies, reachable from other nodes (handoff, hot-copy invalidation).</summary>
 [Reentrant]
 [NodeBoundPlacement]
-public sealed class NodeGrain(EntryStore store) : Grain, INodeGrain
+public sealed class NodeGrain(EntryStore store, CacheCluster.Grains.Hot.HotEntries hot) : Grain, INodeGrain
 {
     public async Task<Immutable<byte[]?>> ReadHeaderAsync(Guid key) =>
         new(await store.ReadHeaderAsync(CacheKeyHash.FromGuid(key)));
@@ -18,4 +18,10 @@ public sealed class NodeGrain(EntryStore store) : Grain, INodeGrain
         new(await store.ReadChunkAsync(CacheKeyHash.FromGuid(key), generation, index));
 
     public async Task ForgetAsync(Guid key) => await store.DeleteHeaderAsync(CacheKeyHash.FromGuid(key));
+
+    public Task DropHotAsync(string cacheKey)
+    {
+        hot.Drop(cacheKey);
+        return Task.CompletedTask;
+    }
 }

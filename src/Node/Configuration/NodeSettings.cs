@@ -23,7 +23,7 @@ public sealed class NodeSettings
         var r = new Reader(config);
         r.RejectUnknown("Node", "Name");
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName");
-        r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax");
+        r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
@@ -48,6 +48,8 @@ public sealed class NodeSettings
             MaxObjectBytes = r.Size("Cache:MaxObjectSize", 256L << 20, min: 1),
             HeuristicFraction = r.Fraction("Cache:HeuristicFraction", 0.1),
             HeuristicMax = r.Duration("Cache:HeuristicMax", TimeSpan.FromDays(1)),
+            HotCacheBytes = r.Size("Cache:HotCacheSize", 64L << 20, min: 0),
+            HotObjectMaxBytes = r.Size("Cache:HotObjectMaxSize", 1L << 20, min: 0),
         };
         var dir = r.String("Store:Directory", "data");
         var store = new StoreSettings
@@ -311,6 +313,9 @@ public sealed class CacheSettings
     public required long MaxObjectBytes { get; init; }
     public required double HeuristicFraction { get; init; }
     public required TimeSpan HeuristicMax { get; init; }
+    /// <summary>Memory for this node's hot copies of popular entries (0 disables them).</summary>
+    public required long HotCacheBytes { get; init; }
+    public required long HotObjectMaxBytes { get; init; }
 }
 
 public sealed class StoreSettings

@@ -49,7 +49,7 @@ public static class NodeHost
             if (settings.Cluster.Mode == ClusteringMode.AdoNet)
             {
                 // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/Clustering).
-                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings.Cluster, builder.Configuration);
+                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings, builder.Configuration);
             }
             else
             {
@@ -67,6 +67,7 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
+            silo.Services.AddSingleton(new CacheCluster.Grains.Hot.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
             silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();
         });

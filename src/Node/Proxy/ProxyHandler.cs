@@ -1,6 +1,7 @@
 using System.Buffers;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Hot;
 using CacheCluster.Node.Cache;
 using CacheCluster.Node.Configuration;
 using Microsoft.AspNetCore.Http.Features;
@@ -15,6 +16,8 @@ namespace CacheCluster.Node.Proxy;
 public sealed class ProxyHandler(
     NodeSettings settings,
     EntryOwners owners,
+    HotEntries hot,
+    ILocalSiloDetails localSilo,
     OriginClient origin,
     ConnectTunnel tunnel,
     ILogger<ProxyHandler> logger)
@@ -28,6 +31,7 @@ public sealed class ProxyHandler(
     };
     private readonly string _via = "1.1 " + settings.Proxy.ViaName;
     private readonly string _cacheName = settings.Proxy.CacheName;
+    private readonly string _localNode = localSilo.SiloAddress.ToParsableString();
 
     public async Task HandleAsync(HttpContext ctx)
     {
@@ -58,8 +62,23 @@ public sealed class ProxyHandler(
         var reason = ForwardReason.Method;
         if (lookup)
         {
+            // 3a. This node's hot copy of a popular entry, if fresh enough: no owner round trip.
+            if (hot.Enabled && hot.TryGet(target.CacheKey, out var hotEntry))
+            {
+                var h = hotEntry.Head;
+                if (HitDecision.Evaluate(FactsOf(h), DateTimeOffset.FromUnixTimeMilliseconds(h.ResponseTimeUnixMs), requestCc,
+                        IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var hotAge, out var hotTtl) != HitVerdict.Stale)
+                {
+                    await DeliverHotAsync(ctx, hotEntry, hotAge, hotTtl);
+                    return;
+                }
+            }
+
+            // 3b. Ask the owner (a second request for this key here also takes a hot copy).
             owner = owners.For(target.CacheKey);
-            var found = await owner.LookupAsync(target.CacheKey, mayFill);
+            var lookupStarted = DateTime.UtcNow;
+            var hotNode = hot.Sighted(target.CacheKey) ? _localNode : null;
+            var found = await owner.LookupAsync(target.CacheKey, mayFill, hotNode);
             reason = ForwardReason.UriMiss;
             ticket = found.Fill;
             if (found.Head is { } head)
@@ -70,7 +89,8 @@ public sealed class ProxyHandler(
                 if (verdict != HitVerdict.Stale)
                 {
                     // 4a. Hit: deliver from the owner.
-                    await DeliverHitAsync(ctx, owner, head, found.FirstChunk, age, ttl);
+                    var chunks = await DeliverHitAsync(ctx, owner, head, found.FirstChunk, age, ttl, keep: hotNode is not null && hot.Fits(head));
+                    if (chunks is not null) hot.Add(target.CacheKey, head, chunks, ttl, lookupStarted);
                     return;
                 }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
@@ -130,19 +150,23 @@ public sealed class ProxyHandler(
 
     // ---- Hit ------------------------------------------------------------------------------------------
 
-    private async Task DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, byte[]? first, TimeSpan age, TimeSpan ttl)
+    /// <summary>Serves a hit from the owner; with <paramref name="keep"/>, returns the body's chunks for a hot copy.</summary>
+    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, byte[]? first, TimeSpan age, TimeSpan ttl, bool keep)
     {
         WriteStoredHead(ctx, head, age, CacheStatus.Hit(_cacheName, ttl));
         ctx.Response.ContentLength = head.BodyLength;
-        if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
+        if (head.BodyLength == 0) return keep ? [] : null;
+        if (HttpMethods.IsHead(ctx.Request.Method)) return null;
 
         var aborted = ctx.RequestAborted;
         var body = ctx.Response.BodyWriter;
         if (first is null)
         {
             ctx.Abort();
-            return;
+            return null;
         }
+        var kept = keep ? new byte[head.ChunkCount][] : null;
+        if (kept is not null) kept[0] = first;
         // Fetch chunk i+1 from the owner while chunk i is being written to the client.
         Task<Orleans.Concurrency.Immutable<byte[]?>>? next = head.ChunkCount > 1 ? owner.ReadChunkAsync(head.Generation, 1) : null;
         await body.WriteAsync(first, aborted);
@@ -155,10 +179,22 @@ public sealed class ProxyHandler(
                 // The entry vanished mid-delivery (evicted or replaced): a short, aborted body, never a wrong one.
                 logger.LogWarning("Entry {Key} lost chunk {Index} while being served; connection aborted", head.CacheKey, i);
                 ctx.Abort();
-                return;
+                return null;
             }
+            if (kept is not null) kept[i] = chunk;
             await body.WriteAsync(chunk, aborted);
         }
+        return kept;
+    }
+
+    /// <summary>Serves a hit from this node's hot copy (memory only).</summary>
+    private async Task DeliverHotAsync(HttpContext ctx, HotEntries.HotEntry entry, TimeSpan age, TimeSpan ttl)
+    {
+        WriteStoredHead(ctx, entry.Head, age, CacheStatus.Hit(_cacheName, ttl));
+        ctx.Response.ContentLength = entry.Head.BodyLength;
+        if (HttpMethods.IsHead(ctx.Request.Method)) return;
+        var body = ctx.Response.BodyWriter;
+        foreach (var chunk in entry.Chunks) await body.WriteAsync(chunk, ctx.RequestAborted);
     }
 
     /// <summary>
