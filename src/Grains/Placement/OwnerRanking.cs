@@ -62,17 +62,20 @@ public sealed class OwnerRanking(IClusterMembershipService membership)
 
     public ulong Score(Guid key, SiloAddress silo)
     {
-        var seed = _seeds.GetOrAdd(silo, SeedOf);
+        if (!_seeds.TryGetValue(silo, out var seed))
+        {
+            seed = SeedOf(silo, out var named);
+            if (named) _seeds[silo] = seed; // an endpoint fallback is not cached: the name may arrive later
+        }
         Span<byte> bytes = stackalloc byte[16];
         key.TryWriteBytes(bytes);
         return XxHash3.HashToUInt64(bytes, (long)seed);
     }
 
-    private ulong SeedOf(SiloAddress silo)
+    private ulong SeedOf(SiloAddress silo, out bool named)
     {
-        var name = membership.CurrentSnapshot.Members.TryGetValue(silo, out var member) && !string.IsNullOrEmpty(member.Name)
-            ? member.Name
-            : silo.Endpoint.ToString();
+        named = membership.CurrentSnapshot.Members.TryGetValue(silo, out var member) && !string.IsNullOrEmpty(member.Name);
+        var name = named ? member!.Name : silo.Endpoint.ToString();
         return XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(name));
     }
 }

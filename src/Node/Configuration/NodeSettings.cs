@@ -25,11 +25,12 @@ public sealed class NodeSettings
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
-        r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "ClusterId", "ServiceId",
+        r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
             "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration");
 
-        var nodeName = r.String("Node:Name", Environment.MachineName);
+        // A node's name must be unique in the cluster (owner hashing uses it): host name plus silo port by default.
+        var nodeName = r.String("Node:Name", $"{Environment.MachineName}-{config["Cluster:SiloPort"] ?? "11111"}");
         var listen = r.Endpoints("Proxy:Listen", "127.0.0.1:3128");
         var connectPorts = r.Ports("Proxy:ConnectPorts", [443]);
         var sites = r.Sites("Proxy:Sites");
@@ -40,7 +41,7 @@ public sealed class NodeSettings
             ConnectTimeout = r.Duration("Proxy:ConnectTimeout", TimeSpan.FromSeconds(10)),
             OriginTimeout = r.Duration("Proxy:OriginTimeout", TimeSpan.FromSeconds(60)),
             Sites = sites,
-            ViaName = r.Token("Proxy:ViaName", nodeName),
+            ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
         };
         var cache = new CacheSettings
@@ -66,6 +67,7 @@ public sealed class NodeSettings
             Mode = clusterMode,
             SiloPort = r.Port("Cluster:SiloPort", 11111),
             GatewayPort = r.Port("Cluster:GatewayPort", 30000),
+            PrimarySiloPort = config["Cluster:PrimarySiloPort"] is null ? null : r.Port("Cluster:PrimarySiloPort", 11111),
             ClusterId = r.String("Cluster:ClusterId", "cache-cluster"),
             ServiceId = r.String("Cluster:ServiceId", "cache-cluster"),
             ConnectionString = connectionString,
@@ -329,6 +331,11 @@ public sealed class StoreSettings
 public sealed class ClusterSettings
 {
     public required ClusteringMode Mode { get; init; }
+    /// <summary>
+    /// Localhost mode only: the silo port of the node that hosts the development membership (unset: this node).
+    /// Lets several nodes on one machine form a cluster without a database (tests, demos).
+    /// </summary>
+    public int? PrimarySiloPort { get; init; }
     public required int SiloPort { get; init; }
     public required int GatewayPort { get; init; }
     public required string ClusterId { get; init; }

@@ -53,10 +53,13 @@ public static class NodeHost
             }
             else
             {
-                silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, null,
+                var primary = settings.Cluster.PrimarySiloPort is int p && p != settings.Cluster.SiloPort
+                    ? new IPEndPoint(IPAddress.Loopback, p) : null;
+                silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, primary,
                     settings.Cluster.ServiceId, settings.Cluster.ClusterId);
                 silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
             }
+            silo.Configure<SiloOptions>(o => o.SiloName = settings.NodeName);
             silo.Services.AddSingleton(sp => new EntryStore(new StoreOptions
             {
                 Directory = settings.Store.Directory,

@@ -59,7 +59,8 @@ public sealed class NodeProcess : IAsyncDisposable
                      $"--Cluster:SiloPort={Ports.Free()}",
                      $"--Cluster:GatewayPort={Ports.Free()}",
                      $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
-                     "--Node:Name=test-node",
+                     $"--Node:Name=test-node-{proxyPort}",
+                     "--Proxy:ViaName=test-node",
                  }.Concat(extraArgs ?? []))
             psi.ArgumentList.Add(a);
         var node = new NodeProcess(Process.Start(psi)!, proxyPort);

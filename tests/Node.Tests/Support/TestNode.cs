@@ -26,14 +26,16 @@ public sealed class TestNode : IAsyncDisposable
     public static async Task<TestNode> StartAsync(string? dataDir = null, IDictionary<string, string?>? settings = null)
     {
         dataDir ??= TempDir.Create("node");
+        var siloPort = settings?.TryGetValue("Cluster:SiloPort", out var sp) == true && sp is not null ? int.Parse(sp) : Ports.Free();
         var args = new List<string>
         {
             "--Proxy:Listen=127.0.0.1:0",
             $"--Store:Directory={dataDir}",
-            $"--Cluster:SiloPort={Ports.Free()}",
+            $"--Cluster:SiloPort={siloPort}",
             $"--Cluster:GatewayPort={Ports.Free()}",
             $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
-            "--Node:Name=test-node",
+            $"--Node:Name=test-node-{siloPort}",
+            "--Proxy:ViaName=test-node",
             "--Logging:LogLevel:Default=Warning",
         };
         var app = NodeHost.Build([.. args], cfg =>
@@ -42,8 +44,13 @@ public sealed class TestNode : IAsyncDisposable
         });
         await app.StartAsync();
         var proxy = NodeHost.ProxyAddresses(app).First();
-        return new TestNode(app, new Uri($"http://127.0.0.1:{proxy.Port}/"), dataDir);
+        return new TestNode(app, new Uri($"http://127.0.0.1:{proxy.Port}/"), dataDir) { SiloPort = siloPort };
     }
+
+    public int SiloPort { get; private init; }
+
+    /// <summary>The node's services (grain factory, store, …) for tests that look inside.</summary>
+    public IServiceProvider Services => _app.Services;
 
     /// <summary>An HttpClient that sends every request through this node as its HTTP proxy.</summary>
     public HttpClient CreateClient(TimeSpan? timeout = null) => Clients.ViaProxy(ProxyUri, timeout);
