@@ -40,9 +40,11 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     Task AbortFillAsync(long fillId);
 
     /// <summary>A follower waits for the leader's outcome (or is told to fetch on its own after a while).</summary>
+    [ResponseTimeout("00:00:45")] // waits up to 20 s by design: longer than the default call timeout
     Task<FillOutcome> FollowAsync(long fillId);
 
     /// <summary>A follower reads chunk <paramref name="index"/> of a fill, waiting for it to arrive.</summary>
+    [ResponseTimeout("00:00:45")] // waits for a slow origin's next chunk, up to the fill stall limit (30 s)
     Task<FollowChunk> FollowChunkAsync(long fillId, long generation, int index);
 
     /// <summary>Removes the stored entry; returns whether there was one.</summary>

@@ -22,7 +22,17 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
     {
         if (!Active) return;
         if (outcome.Kind != FillOutcomeKind.Stream) Active = false;
-        await owner.PublishAsync(lease.FillId, outcome);
+        await Guard(owner.PublishAsync(lease.FillId, outcome));
+    }
+
+    /// <summary>
+    /// The owner may become unreachable mid-fill (its node died): the client's response goes on, only the
+    /// storing stops. Followers on other nodes are cut off by their own calls failing.
+    /// </summary>
+    private async Task Guard(Task call)
+    {
+        try { await call; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException) { Active = false; }
     }
 
     /// <summary>Adds body bytes; returns false (and aborts the fill) once the object exceeds the size limit.</summary>
@@ -43,25 +53,27 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
             data = data[n..];
             if (_filled == _buffer.Length) await FlushAsync(last: false);
         }
-        return true;
+        return Active;
     }
 
     private async Task FlushAsync(bool last)
     {
-        if (_filled == 0) return;
+        if (_filled == 0 || !Active) return;
         var chunk = _filled == _buffer.Length ? _buffer : _buffer.AsSpan(0, _filled).ToArray();
         _filled = 0;
         // The handed-over array now belongs to the owner; never write into it again.
         if (ReferenceEquals(chunk, _buffer)) _buffer = last ? [] : new byte[lease.ChunkBytes];
-        await owner.AppendChunkAsync(lease.FillId, _index++, new Immutable<byte[]>(chunk));
+        await Guard(owner.AppendChunkAsync(lease.FillId, _index++, new Immutable<byte[]>(chunk)));
     }
 
     public async Task<bool> CommitAsync()
     {
         if (!Active) return false;
         await FlushAsync(last: true);
+        if (!Active) return false;
         Active = false;
-        return await owner.CommitFillAsync(lease.FillId, _total);
+        try { return await owner.CommitFillAsync(lease.FillId, _total); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
     }
 
     public async Task AbortAsync()

@@ -17,9 +17,8 @@ public static class AdoNetMembership
     /// brought up to date) right here, before the silo starts; a database that cannot be used stops the node
     /// with a <see cref="NodeConfigurationException"/> naming the key and the server.
     /// </summary>
-    public static ISiloBuilder UseAdoNetMembership(this ISiloBuilder silo, NodeSettings settings, IConfiguration configuration)
+    public static ISiloBuilder UseAdoNetMembership(this ISiloBuilder silo, ClusterSettings cluster, IConfiguration configuration)
     {
-        var cluster = settings.Cluster;
         var connectionString = cluster.ConnectionString
             ?? throw new InvalidOperationException("AdoNet clustering without a connection string (NodeSettings validates this)");
 
@@ -38,8 +37,6 @@ public static class AdoNetMembership
             }
         }
 
-        // The node's name in the membership table's SiloName column, so operators see which row is which node.
-        silo.Configure<SiloOptions>(o => o.SiloName = settings.NodeName);
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = cluster.ClusterId;

@@ -27,7 +27,7 @@ public sealed class NodeSettings
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
-            "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration");
+            "CallTimeout", "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration");
 
         // A node's name must be unique in the cluster (owner hashing uses it): host name plus silo port by default.
         var nodeName = r.String("Node:Name", $"{Environment.MachineName}-{config["Cluster:SiloPort"] ?? "11111"}");
@@ -75,6 +75,7 @@ public sealed class NodeSettings
             CreateSchema = r.Bool("Cluster:CreateSchema", true),
             AdvertisedAddress = r.Address("Cluster:AdvertisedAddress", IPAddress.Loopback),
             // Orleans' defaults; loopback tests and scripts/cluster-up.sh lower them (see README).
+            CallTimeout = r.Duration("Cluster:CallTimeout", TimeSpan.FromSeconds(5)),
             ProbeTimeout = r.Duration("Cluster:ProbeTimeout", TimeSpan.FromSeconds(5)),
             MissedProbesLimit = r.Count("Cluster:MissedProbesLimit", 3, min: 1, max: 100),
             TableRefreshTimeout = r.Duration("Cluster:TableRefreshTimeout", TimeSpan.FromSeconds(60)),
@@ -336,6 +337,8 @@ public sealed class ClusterSettings
     /// Lets several nodes on one machine form a cluster without a database (tests, demos).
     /// </summary>
     public int? PrimarySiloPort { get; init; }
+    /// <summary>How long a call to another node's grain may take before it fails (then retried once, then bypassed).</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public required int SiloPort { get; init; }
     public required int GatewayPort { get; init; }
     public required string ClusterId { get; init; }

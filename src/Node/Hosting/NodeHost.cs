@@ -49,7 +49,7 @@ public static class NodeHost
             if (settings.Cluster.Mode == ClusteringMode.AdoNet)
             {
                 // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/Clustering).
-                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings, builder.Configuration);
+                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings.Cluster, builder.Configuration);
             }
             else
             {
@@ -60,6 +60,8 @@ public static class NodeHost
                 silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
             }
             silo.Configure<SiloOptions>(o => o.SiloName = settings.NodeName);
+            // Explicit call timeout: a call to a node that just died must not hang for Orleans' default 30 s.
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.Cluster.CallTimeout);
             silo.Services.AddSingleton(sp => new EntryStore(new StoreOptions
             {
                 Directory = settings.Store.Directory,

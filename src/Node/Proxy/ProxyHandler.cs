@@ -78,7 +78,18 @@ public sealed class ProxyHandler(
             owner = owners.For(target.CacheKey);
             var lookupStarted = DateTime.UtcNow;
             var hotNode = hot.Sighted(target.CacheKey) ? _localNode : null;
-            var found = await owner.LookupAsync(target.CacheKey, mayFill, hotNode);
+            LookupResult found;
+            try
+            {
+                found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(target.CacheKey, mayFill, hotNode), logger, "Lookup");
+            }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex))
+            {
+                // The owner is unreachable even after a retry: serve the user from the origin, uncached.
+                logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", target.CacheKey, ex.Message);
+                await ForwardAsync(ctx, target, requestCc, null, ForwardReason.Bypass);
+                return;
+            }
             reason = ForwardReason.UriMiss;
             ticket = found.Fill;
             if (found.Head is { } head)
@@ -94,7 +105,11 @@ public sealed class ProxyHandler(
                     return;
                 }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
-                if (mayFill) ticket = await owner.BeginFillAsync(target.CacheKey);
+                if (mayFill)
+                {
+                    try { ticket = await owner.BeginFillAsync(target.CacheKey); }
+                    catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { ticket = null; }
+                }
             }
             if (requestCc.OnlyIfCached)
             {
@@ -107,7 +122,9 @@ public sealed class ProxyHandler(
         // 4b. Collapsed: another request (on any node) is already fetching this URL; follow its fill.
         if (ticket is { IsLeader: false } && owner is not null)
         {
-            var outcome = await owner.FollowAsync(ticket.FillId);
+            FillOutcome outcome;
+            try { outcome = await owner.FollowAsync(ticket.FillId); }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { outcome = FillOutcome.Pass; }
             switch (outcome.Kind)
             {
                 case FillOutcomeKind.Stream when outcome.Head is { } head:
@@ -172,7 +189,9 @@ public sealed class ProxyHandler(
         await body.WriteAsync(first, aborted);
         for (int i = 1; i < head.ChunkCount; i++)
         {
-            var chunk = (await next!).Value;
+            byte[]? chunk;
+            try { chunk = (await next!).Value; }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
             next = i + 1 < head.ChunkCount ? owner.ReadChunkAsync(head.Generation, i + 1) : null;
             if (chunk is null)
             {
@@ -215,7 +234,9 @@ public sealed class ProxyHandler(
         var next = owner.FollowChunkAsync(fillId, head.Generation, 0);
         for (int i = 0; ; i++)
         {
-            var chunk = await next;
+            FollowChunk chunk;
+            try { chunk = await next; }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = FollowChunk.Gone; }
             if (chunk.End) return;
             if (chunk.Data is null)
             {
