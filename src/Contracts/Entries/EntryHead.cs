@@ -41,10 +41,8 @@ public enum EntryFlags
 public sealed record LookupResult(
     [property: Id(0)] EntryHead? Head,
     [property: Id(1)] byte[]? FirstChunk,
-    [property: Id(2)] FillTicket? Fill = null)
-{
-    public static readonly LookupResult Miss = new(null, null);
-}
+    [property: Id(2)] FillTicket? Fill = null,
+    [property: Id(3)] string? Owner = null);
 
 /// <summary>
 /// The answer to "may I fill this entry": a lease (you are the leader: fetch, publish, append, commit) or the

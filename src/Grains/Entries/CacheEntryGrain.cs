@@ -94,13 +94,13 @@ public sealed class CacheEntryGrain(
         if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))
         {
             if (hotCopyNode is not null) (_hotNodes ??= new HashSet<string>(StringComparer.Ordinal)).Add(hotCopyNode);
-            if (head.BodyLength == 0) return new LookupResult(head, null);
+            if (head.BodyLength == 0) return new LookupResult(head, null, null, localSilo.Name);
             var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
-            if (first is not null) return new LookupResult(head, first);
+            if (first is not null) return new LookupResult(head, first, null, localSilo.Name);
             // Evicted or failed its checksum: forget it and treat as a miss.
             await DropAsync(head, "first chunk missing");
         }
-        return wantFill ? new LookupResult(null, null, Ticket(cacheKey)) : LookupResult.Miss;
+        return new LookupResult(null, null, wantFill ? Ticket(cacheKey) : null, localSilo.Name);
     }
 
     public async Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index)

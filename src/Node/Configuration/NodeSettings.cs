@@ -22,7 +22,7 @@ public sealed class NodeSettings
     {
         var r = new Reader(config);
         r.RejectUnknown("Node", "Name");
-        r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName");
+        r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
@@ -43,6 +43,7 @@ public sealed class NodeSettings
             Sites = sites,
             ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
+            DebugHeaders = r.Bool("Proxy:DebugHeaders", false),
         };
         var cache = new CacheSettings
         {
@@ -309,6 +310,8 @@ public sealed class ProxySettings
     public required IReadOnlyDictionary<string, Uri> Sites { get; init; }
     public required string ViaName { get; init; }
     public required string CacheName { get; init; }
+    /// <summary>Adds X-Cache-Node / X-Cache-Owner (node names) to responses: for benchmarks and debugging.</summary>
+    public bool DebugHeaders { get; init; }
 }
 
 public sealed class CacheSettings

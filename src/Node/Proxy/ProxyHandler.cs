@@ -69,6 +69,7 @@ public sealed class ProxyHandler(
                 if (HitDecision.Evaluate(FactsOf(h), DateTimeOffset.FromUnixTimeMilliseconds(h.ResponseTimeUnixMs), requestCc,
                         IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var hotAge, out var hotTtl) != HitVerdict.Stale)
                 {
+                    if (_proxy.DebugHeaders) AddDebugHeaders(ctx, "hot-copy");
                     await DeliverHotAsync(ctx, hotEntry, hotAge, hotTtl);
                     return;
                 }
@@ -92,6 +93,7 @@ public sealed class ProxyHandler(
             }
             reason = ForwardReason.UriMiss;
             ticket = found.Fill;
+            if (_proxy.DebugHeaders) AddDebugHeaders(ctx, found.Owner);
             if (found.Head is { } head)
             {
                 var facts = FactsOf(head);
@@ -149,6 +151,12 @@ public sealed class ProxyHandler(
             // Whatever happened, a fill this request leads must not be left open (followers would wait on it).
             if (fill is { Active: true }) await fill.AbortAsync();
         }
+    }
+
+    private void AddDebugHeaders(HttpContext ctx, string? owner)
+    {
+        ctx.Response.Headers["X-Cache-Node"] = settings.NodeName;
+        if (owner is not null) ctx.Response.Headers["X-Cache-Owner"] = owner;
     }
 
     private static bool IsPragmaNoCache(HttpContext ctx)
