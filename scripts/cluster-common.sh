@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by cluster-up.sh and cluster-down.sh (sourced, not run). Everything lives under $CLUSTER_DIR.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLUSTER_DIR=${CLUSTER_DIR:-$ROOT/.cluster}
@@ -14,7 +15,7 @@ as_pg() {
 # The newest /usr/lib/postgresql/<version>/bin with a server in it (Debian package postgresql), or nothing.
 find_pg_bin() {
     local d
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for d in $(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V -r); do
         if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then echo "$d"; return 0; fi
     done
     return 1

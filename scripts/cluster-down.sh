@@ -4,6 +4,7 @@
 #
 #   scripts/cluster-down.sh [--purge]    --purge: also delete .cluster/ (node stores, database, logs)
 set -euo pipefail
+# shellcheck source=scripts/cluster-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-common.sh"
 
 PURGE=0

@@ -10,6 +10,7 @@
 # Nodes use fast failure detection (ProbeTimeout 1s, MissedProbesLimit 2, TableRefreshTimeout 2s): a killed
 # node is declared dead in about a second or two. Fine on loopback; keep Orleans' defaults on real networks.
 set -euo pipefail
+# shellcheck source=scripts/cluster-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-common.sh"
 
 N=${1:-3}

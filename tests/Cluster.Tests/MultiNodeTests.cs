@@ -15,6 +15,7 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
 {
     private OriginServer _origin = null!;
     private readonly List<NodeProcess> _nodes = [];
+    private readonly List<string> _dirs = [];
 
     public async Task InitializeAsync() => _origin = await OriginServer.StartAsync();
 
@@ -22,6 +23,8 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
     {
         foreach (var n in _nodes) await n.DisposeAsync();
         await _origin.DisposeAsync();
+        foreach (var d in _dirs)
+            try { Directory.Delete(d, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>The fast failure-detection settings meant for loopback tests (see README, "Cluster on PostgreSQL").</summary>
@@ -31,6 +34,8 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
     private NodeProcess StartNode(int index, string connectionString, string clusterId)
     {
         var ports = Ports.Free(3);
+        var dataDir = TempDir.Create($"node{index}");
+        _dirs.Add(dataDir);
         var node = NodeProcess.Start($"node{index}", ports[0], ports[1],
         [
             "--Cluster:Mode=AdoNet",
@@ -39,7 +44,7 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
             $"--Cluster:SiloPort={ports[1]}",
             $"--Cluster:GatewayPort={ports[2]}",
             $"--Proxy:Listen=127.0.0.1:{ports[0]}",
-            $"--Store:Directory={TempDir.Create($"node{index}")}",
+            $"--Store:Directory={dataDir}",
             $"--Node:Name=node{index}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:CacheCluster=Information",
@@ -65,6 +70,13 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
         return rows;
     }
 
+    private async Task AssertOk(HttpResponseMessage r, string what)
+    {
+        if (r.StatusCode == HttpStatusCode.OK) return;
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.Fail($"{what}: {(int)r.StatusCode} {r.CacheStatus()} {body[..Math.Min(body.Length, 500)]}\n{AllOutput()}");
+    }
+
     [Fact]
     public async Task Three_nodes_form_one_cluster_share_entries_and_survive_a_kill_9()
     {
@@ -80,20 +92,21 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
         output.WriteLine($"3 nodes ready and Active in {clock.ElapsedMilliseconds} ms: {string.Join("; ", active)}");
         Assert.Equal(nodes.Select(n => n.SiloPort).Order(), active.Select(r => r.Port).Order());
         Assert.All(active, r => Assert.Equal("127.0.0.1", r.Address));
+        Assert.Equal(["node1", "node2", "node3"], active.Select(r => r.SiloName).Order());
 
         // One cache: a miss stored through node 1 is a hit through node 2 (the entry's grain lives on one silo).
         var path = $"/bytes/10k?t={Guid.NewGuid():N}";
         using (var c1 = Clients.ViaProxy(nodes[0].ProxyUri))
         using (var r = await c1.GetAsync(_origin.Url(path)))
         {
-            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            await AssertOk(r, "node1 (first GET)");
             Assert.Contains("stored", r.CacheStatus());
             Assert.Equal(OriginContent.Expected(path), await r.Content.ReadAsByteArrayAsync());
         }
         using (var c2 = Clients.ViaProxy(nodes[1].ProxyUri))
         using (var r = await c2.GetAsync(_origin.Url(path)))
         {
-            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            await AssertOk(r, "node2 (same GET)");
             Assert.Contains("hit", r.CacheStatus());
             Assert.Equal(OriginContent.Expected(path), await r.Content.ReadAsByteArrayAsync());
         }
@@ -119,7 +132,7 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
             foreach (var p in new[] { path, fresh })
             {
                 using var r = await client.GetAsync(_origin.Url(p));
-                Assert.True(r.StatusCode == HttpStatusCode.OK, $"{node.Name} {p}: {(int)r.StatusCode} {r.CacheStatus()}\n{AllOutput()}");
+                await AssertOk(r, $"{node.Name} after the kill, {p}");
                 Assert.Equal(OriginContent.Expected(p), await r.Content.ReadAsByteArrayAsync());
             }
         }

@@ -44,7 +44,7 @@ public sealed class CacheEntryGrain(
     private byte[]? _inlineBody;
     private Fill? _fill;
     private Fill? _previousFill;
-    private MembershipVersion _checkedVersion = MembershipVersion.MinValue;
+    private OwnerRanking.ViewVersion _checkedVersion;
     /// <summary>Nodes holding a hot copy of the current head: told to drop it whenever the head changes.</summary>
     private HashSet<string>? _hotNodes;
 
@@ -299,7 +299,9 @@ public sealed class CacheEntryGrain(
         var version = ranking.Version;
         if (version == _checkedVersion) return;
         _checkedVersion = version;
-        var (owner, _) = ranking.OwnersNow(_key);
+        SiloAddress owner;
+        try { owner = ranking.OwnersNow(_key).Owner; }
+        catch (OrleansException) { return; } // no view yet (start-up): keep serving here
         if (!owner.Equals(localSilo.SiloAddress))
         {
             logger.LogDebug("Key {Key} now belongs to {Owner}; retiring this activation", _key, owner);

@@ -13,10 +13,13 @@ namespace CacheCluster.Grains.Placement;
 /// most keys). Silos are scored by name when membership knows one (a restarted node with the same name
 /// gets its keys, and its warm store, back), else by endpoint.
 /// </summary>
-public sealed class OwnerRanking(IClusterMembershipService membership)
+public sealed class OwnerRanking(IClusterMembershipService membership, IClusterManifestProvider manifests)
 {
     private readonly ConcurrentDictionary<SiloAddress, ulong> _seeds = new();
-    private (MembershipVersion Version, SiloAddress[] Active) _active = (MembershipVersion.MinValue, []);
+    private (ViewVersion Version, SiloAddress[] Active) _active = (default, []);
+
+    /// <summary>The membership and grain-manifest versions a ranking was computed from.</summary>
+    public readonly record struct ViewVersion(MembershipVersion Membership, Orleans.Metadata.MajorMinorVersion Manifest);
 
     /// <summary>The owner of <paramref name="key"/> among <paramref name="silos"/>.</summary>
     public SiloAddress OwnerOf(Guid key, IReadOnlyList<SiloAddress> silos)
@@ -48,15 +51,24 @@ public sealed class OwnerRanking(IClusterMembershipService membership)
         return (first, second);
     }
 
-    public MembershipVersion Version => membership.CurrentSnapshot.Version;
+    public ViewVersion Version => new(membership.CurrentSnapshot.Version, manifests.Current.Version);
 
+    /// <summary>
+    /// Silos that may own keys: active members whose grain manifest this silo already knows. Placement
+    /// only considers silos in the manifest, so ownership checks must use the same set or an activation
+    /// would keep retiring towards a node that placement cannot pick yet.
+    /// </summary>
     public SiloAddress[] ActiveSilos()
     {
         var snapshot = membership.CurrentSnapshot;
+        var manifest = manifests.Current;
+        var version = new ViewVersion(snapshot.Version, manifest.Version);
         var cached = _active;
-        if (cached.Version == snapshot.Version) return cached.Active;
-        var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToArray();
-        _active = (snapshot.Version, active);
+        if (cached.Version == version && cached.Active.Length > 0) return cached.Active;
+        var active = snapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active && manifest.Silos.ContainsKey(m.SiloAddress))
+            .Select(m => m.SiloAddress).ToArray();
+        _active = (version, active);
         return active;
     }
 

@@ -46,8 +46,10 @@ public sealed class LocalCluster : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
+            // Active in membership, and known to every node's grain manifest (placement only uses those).
             if (Nodes.All(n => n.Services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
-                    .Count(m => m.Status == SiloStatus.Active) == count))
+                    .Count(m => m.Status == SiloStatus.Active) == count
+                    && n.Services.GetRequiredService<IClusterManifestProvider>().Current.Silos.Count == count))
                 return;
             await Task.Delay(100);
         }
