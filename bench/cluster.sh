@@ -144,6 +144,15 @@ if [[ $SKIP_BUILD != 1 ]]; then
 fi
 [[ -f $ORIGIN_DLL ]] || die "missing $ORIGIN_DLL (build first)"
 [[ -f $NODE_DLL ]] || die "missing $NODE_DLL (build first)"
+# What was built, and a private copy of it: a rebuild in the work tree during the run (other work on the same
+# checkout) must not change the binaries between one cluster and the next.
+BUILT="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src tests 2>/dev/null || echo '+dirty(src/tests)')"
+BUILT+=", node dll $(date -r "$NODE_DLL" +%H:%M:%S)"
+mkdir -p "$TMP/bin/node" "$TMP/bin/origin"
+cp -a "$(dirname "$NODE_DLL")/." "$TMP/bin/node/"
+cp -a "$(dirname "$ORIGIN_DLL")/." "$TMP/bin/origin/"
+NODE_DLL=$TMP/bin/node/$(basename "$NODE_DLL")
+ORIGIN_DLL=$TMP/bin/origin/$(basename "$ORIGIN_DLL")
 
 # ---- origin --------------------------------------------------------------------------------------
 dotnet "$ORIGIN_DLL" --port 0 >"$TMP/origin.log" 2>&1 &
@@ -258,11 +267,11 @@ start_cluster() {
 }
 
 stop_cluster() {
-  local i pids=()
+  local i
   # What the nodes logged while measured, apart from what they log while stopping.
   for ((i = 1; i <= NNODES; i++)); do cp "${NLOG[i]}" "${NLOG[i]}.running" 2>/dev/null || true; done
-  for ((i = 1; i <= NNODES; i++)); do pids+=("${NPID[i]}"); done
-  ((${#pids[@]} == 0)) || stop_pids "${pids[@]}"
+  # One at a time, node1 (the membership host) last: nodes stopping together fail to reach each other.
+  for ((i = NNODES; i >= 1; i--)); do stop_pids "${NPID[i]}"; done
   NNODES=0
 }
 
@@ -556,7 +565,7 @@ phase_C() {
     C_LINES+=("URLs served in pass '$last' by another owner than the reference's: $misplaced")
     log "  ${C_LINES[-2]}"
     log "  ${C_LINES[-1]}"
-    extra+=("$(printf '%-2s %-40s %-28s %-16s %s' C "URLs on another owner than a fresh cluster's" "$misplaced (in pass $last)" "0" "$(yesno "$misplaced == 0")")")
+    extra+=("$(printf '%-2s %-40s %-28s %-16s %s' C "URLs off their owner (vs fresh cluster)" "$misplaced (in pass $last)" "0" "$(yesno "$misplaced == 0")")")
   fi
   rel=$(ratio "$after" "$before")
   C_LINES+=("hit ratio after / before: $rel (target >= 0.90); node4 owns $n4 of $PASS_TOTAL URLs ($(pct "$n4" "$PASS_TOTAL")%, expect ~25%)")
@@ -582,7 +591,8 @@ done
 # ---- report ------------------------------------------------------------------------------------
 {
   echo "CacheCluster on loopback, no database: nodes node1..node4, one TestOrigin; phases: $PHASES"
-  echo "date $(date -Is)  host $(hostname)  cores $(nproc)  load-before $LOAD_BEFORE  load-after $(loadavg)  commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+  echo "date $(date -Is)  host $(hostname)  cores $(nproc)  load-before $LOAD_BEFORE  load-after $(loadavg)"
+  echo "built: $BUILT"
   echo "dotnet $(dotnet --list-runtimes 2>/dev/null | awk '/NETCore.App/ {v=$2} END {print v}')  $(wrk -v 2>&1 | sed -n 1p | cut -d" " -f1-2)  curl $curl_ver  NODE_ARGS='$NODE_ARGS'"
   if ((${#A_ROWS[@]} > 0)); then
     echo

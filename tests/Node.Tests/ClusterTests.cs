@@ -17,7 +17,7 @@ public class ClusterTests : IAsyncLifetime
     public async Task InitializeAsync() => _origin = await OriginServer.StartAsync();
     public async Task DisposeAsync() => await _origin.DisposeAsync();
 
-    private static Dictionary<string, string?> NoHotCopies => new() { ["Cache:HotCacheSize"] = "0" };
+    private static Dictionary<string, string?> NoHotCopies => new() { ["Cache:HotCacheSize"] = "0", ["Proxy:DebugHeaders"] = "true" };
 
     [Fact]
     public async Task An_object_fetched_through_one_node_is_a_hit_on_every_node()
@@ -83,13 +83,17 @@ public class ClusterTests : IAsyncLifetime
         for (int round = 0; round < 2; round++)
         {
             int hits = 0;
+            var owners = new Dictionary<string, int>();
             using var via = cluster.Nodes[1].CreateClient();
             foreach (var p in paths)
             {
                 using var r = await via.GetAsync(_origin.Url(p));
                 Assert.Equal(OriginContent.Expected(p, 2048), await r.Content.ReadAsByteArrayAsync());
                 if (r.CacheStatus().Contains("hit")) hits++;
+                var o = r.Header("X-Cache-Owner") ?? "?";
+                owners[o] = owners.GetValueOrDefault(o) + 1;
             }
+            Console.WriteLine($"round {round}: hits {hits}, owners " + string.Join(", ", owners.Select(kv => $"{kv.Key}={kv.Value}")));
             Assert.True(hits >= paths.Length * 0.9, $"round {round}: {hits} of {paths.Length} hits after scale-out");
         }
         var owned = await CountOwnedAsync(cluster, paths);

@@ -15,7 +15,7 @@ namespace CacheCluster.Grains.Entries;
 /// <item>Fills (single-flight): one leader fetches from the origin and streams chunks in; every other request
 /// for the URL, from any node, follows that fill and streams the same chunks as they arrive. Chunks are
 /// written first and the header record last, so an abort or crash never leaves a servable partial entry.</item>
-/// <item>Ownership: when membership changes and this node is no longer the owner, the activation retires;
+/// <item>Ownership: when membership changes and this node is no longer the owner, the activation migrates;
 /// the new owner's activation takes the entry over from the previous owner (handoff) instead of refetching.</item>
 /// </list>
 /// </summary>
@@ -291,8 +291,10 @@ public sealed class CacheEntryGrain(
     }
 
     /// <summary>
-    /// After a membership change, an activation on a node that no longer owns the key retires once idle; the
-    /// next call activates on the new owner, which takes the entry over from here.
+    /// After a membership change, an activation on a node that no longer owns the key migrates once idle:
+    /// Orleans re-places it through the owner placement (so the grain directory points callers at the new
+    /// owner at once), and the new activation takes the entry over from here. A plain deactivation is not
+    /// enough: callers with a cached address would re-create the activation on this node.
     /// </summary>
     private void CheckOwnership()
     {
@@ -304,8 +306,8 @@ public sealed class CacheEntryGrain(
         catch (OrleansException) { return; } // no view yet (start-up): keep serving here
         if (!owner.Equals(localSilo.SiloAddress))
         {
-            logger.LogDebug("Key {Key} now belongs to {Owner}; retiring this activation", _key, owner);
-            DeactivateOnIdle();
+            logger.LogDebug("Key {Key} now belongs to {Owner}; migrating this activation", _key, owner);
+            this.MigrateOnIdle();
         }
     }
 
