@@ -75,6 +75,34 @@ public class PersistenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sigterm_finishes_in_flight_requests_then_checkpoints_and_exits()
+    {
+        var dataDir = TempDir.Create("sigterm");
+        var port = Ports.Free();
+        var path = NodeAndOrigin.Unique("/slow-body/512k?ms=40"); // ~1.3 s to deliver
+        await using (var node = await NodeProcess.StartAsync(dataDir, port))
+        {
+            using var client = Clients.ViaProxy(node.ProxyUri);
+            var inFlight = client.GetAsync(_origin.Url(path));
+            await Task.Delay(300);
+            node.Terminate();
+            using var r = await inFlight;
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal(OriginContent.Expected(path, 512 * 1024), await r.Content.ReadAsByteArrayAsync());
+            Assert.Equal(0, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("final checkpoint taken", node.Output);
+        }
+        // The response finished during the drain was stored and checkpointed: a hit after restart.
+        await using (var node = await NodeProcess.StartAsync(dataDir, port))
+        {
+            using var client = Clients.ViaProxy(node.ProxyUri);
+            using var r = await client.GetAsync(_origin.Url(path));
+            Assert.Contains("hit", r.CacheStatus());
+            Assert.Equal(1, _origin.RequestCount(path));
+        }
+    }
+
+    [Fact]
     public async Task The_disk_budget_holds_while_three_times_the_budget_is_written()
     {
         const long budget = 32L << 20;

@@ -85,6 +85,13 @@ public sealed class NodeProcess : IAsyncDisposable
         throw new TimeoutException("Node did not open its proxy port within 60 s:\n" + Output);
     }
 
+    /// <summary>SIGTERM: what Kubernetes and systemd send; the node drains and checkpoints.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
     /// <summary>kill -9: no shutdown hooks, no final checkpoint.</summary>
     public void Kill()
     {
