@@ -36,13 +36,22 @@ public enum EntryFlags
     MustRevalidate = 4,
 }
 
-/// <summary>A lookup's answer: the head and, to save a round trip, the first body chunk; or a fill ticket on a miss.</summary>
+/// <summary>
+/// A lookup's answer: the head and, to save round trips, the first body chunk (all chunks of a small body);
+/// or a fill ticket on a miss.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record LookupResult(
     [property: Id(0)] EntryHead? Head,
     [property: Id(1)] byte[]? FirstChunk,
     [property: Id(2)] FillTicket? Fill = null,
-    [property: Id(3)] string? Owner = null);
+    [property: Id(3)] string? Owner = null,
+    [property: Id(4)] byte[][]? MoreChunks = null)
+{
+    /// <summary>Body chunk <paramref name="index"/> if this result carries it (small multi-chunk bodies come whole).</summary>
+    public byte[]? Carried(int index) =>
+        index == 0 ? FirstChunk : MoreChunks is { } more && index - 1 < more.Length ? more[index - 1] : null;
+}
 
 /// <summary>
 /// The answer to "may I fill this entry": a lease (you are the leader: fetch, publish, append, commit) or the

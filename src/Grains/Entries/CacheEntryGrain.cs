@@ -31,6 +31,9 @@ public sealed class CacheEntryGrain(
     /// <summary>Bodies up to this size stay in the activation: small hot objects then cost no store read.</summary>
     private const int InlineBodyLimit = 8 * 1024;
 
+    /// <summary>Bodies up to this size come whole with a lookup (a 64 KiB object is two store chunks).</summary>
+    private const int WholeBodyLimit = 256 * 1024;
+
     /// <summary>A fill with no progress for this long is presumed dead (its node crashed or hung).</summary>
     private static readonly TimeSpan FillStallLimit = TimeSpan.FromSeconds(30);
 
@@ -96,7 +99,18 @@ public sealed class CacheEntryGrain(
             if (hotCopyNode is not null) (_hotNodes ??= new HashSet<string>(StringComparer.Ordinal)).Add(hotCopyNode);
             if (head.BodyLength == 0) return new LookupResult(head, null, null, localSilo.Name);
             var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
-            if (first is not null) return new LookupResult(head, first, null, localSilo.Name);
+            if (first is not null)
+            {
+                // A small body split over a few chunks travels whole: one round trip instead of several.
+                byte[][]? more = null;
+                if (head.ChunkCount > 1 && head.BodyLength <= WholeBodyLimit)
+                {
+                    more = new byte[head.ChunkCount - 1][];
+                    for (int i = 1; i < head.ChunkCount; i++)
+                        if ((more[i - 1] = (await store.ReadChunkAsync(_keyHash, head.Generation, i))!) is null) { more = null; break; }
+                }
+                return new LookupResult(head, first, null, localSilo.Name, more);
+            }
             // Evicted or failed its checksum: forget it and treat as a miss.
             await DropAsync(head, "first chunk missing");
         }

@@ -102,7 +102,7 @@ public sealed class ProxyHandler(
                 if (verdict != HitVerdict.Stale)
                 {
                     // 4a. Hit: deliver from the owner.
-                    var chunks = await DeliverHitAsync(ctx, owner, head, found.FirstChunk, age, ttl, keep: hotNode is not null && hot.Fits(head));
+                    var chunks = await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: hotNode is not null && hot.Fits(head));
                     if (chunks is not null) hot.Add(target.CacheKey, head, chunks, ttl, lookupStarted);
                     return;
                 }
@@ -176,8 +176,9 @@ public sealed class ProxyHandler(
     // ---- Hit ------------------------------------------------------------------------------------------
 
     /// <summary>Serves a hit from the owner; with <paramref name="keep"/>, returns the body's chunks for a hot copy.</summary>
-    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, byte[]? first, TimeSpan age, TimeSpan ttl, bool keep)
+    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, LookupResult found, TimeSpan age, TimeSpan ttl, bool keep)
     {
+        var first = found.FirstChunk;
         WriteStoredHead(ctx, head, age, CacheStatus.Hit(_cacheName, ttl));
         ctx.Response.ContentLength = head.BodyLength;
         if (head.BodyLength == 0) return keep ? [] : null;
@@ -192,15 +193,20 @@ public sealed class ProxyHandler(
         }
         var kept = keep ? new byte[head.ChunkCount][] : null;
         if (kept is not null) kept[0] = first;
-        // Fetch chunk i+1 from the owner while chunk i is being written to the client.
-        Task<Orleans.Concurrency.Immutable<byte[]?>>? next = head.ChunkCount > 1 ? owner.ReadChunkAsync(head.Generation, 1) : null;
+        // Chunks the lookup did not carry are fetched from the owner one ahead of the write to the client.
+        Task<Orleans.Concurrency.Immutable<byte[]?>>? Fetch(int i) =>
+            i < head.ChunkCount && found.Carried(i) is null ? owner.ReadChunkAsync(head.Generation, i) : null;
+        var next = Fetch(1);
         await body.WriteAsync(first, aborted);
         for (int i = 1; i < head.ChunkCount; i++)
         {
-            byte[]? chunk;
-            try { chunk = (await next!).Value; }
-            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
-            next = i + 1 < head.ChunkCount ? owner.ReadChunkAsync(head.Generation, i + 1) : null;
+            byte[]? chunk = found.Carried(i);
+            if (chunk is null)
+            {
+                try { chunk = (await next!).Value; }
+                catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
+            }
+            next = Fetch(i + 1);
             if (chunk is null)
             {
                 // The entry vanished mid-delivery (evicted or replaced): a short, aborted body, never a wrong one.
