@@ -197,12 +197,14 @@ public sealed class ProxyHandler(
         Task<Orleans.Concurrency.Immutable<byte[]?>>? Fetch(int i) =>
             i < head.ChunkCount && found.Carried(i) is null ? owner.ReadChunkAsync(head.Generation, i) : null;
         var next = Fetch(1);
-        await body.WriteAsync(first, aborted);
+        // Chunks at hand are copied into the response pipe without a flush; it flushes before waiting on the owner.
+        body.Write(first);
         for (int i = 1; i < head.ChunkCount; i++)
         {
             byte[]? chunk = found.Carried(i);
             if (chunk is null)
             {
+                await body.FlushAsync(aborted);
                 try { chunk = (await next!).Value; }
                 catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
             }
@@ -215,8 +217,9 @@ public sealed class ProxyHandler(
                 return null;
             }
             if (kept is not null) kept[i] = chunk;
-            await body.WriteAsync(chunk, aborted);
+            body.Write(chunk);
         }
+        await body.FlushAsync(aborted);
         return kept;
     }
 
@@ -226,8 +229,17 @@ public sealed class ProxyHandler(
         WriteStoredHead(ctx, entry.Head, age, CacheStatus.Hit(_cacheName, ttl));
         ctx.Response.ContentLength = entry.Head.BodyLength;
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
+        // A small object (two chunks at most) goes out in one flush; larger ones stream chunk by chunk.
         var body = ctx.Response.BodyWriter;
-        foreach (var chunk in entry.Chunks) await body.WriteAsync(chunk, ctx.RequestAborted);
+        if (entry.Chunks.Length <= 2)
+        {
+            foreach (var chunk in entry.Chunks) body.Write(chunk);
+            await body.FlushAsync(ctx.RequestAborted);
+        }
+        else
+        {
+            foreach (var chunk in entry.Chunks) await body.WriteAsync(chunk, ctx.RequestAborted);
+        }
     }
 
     /// <summary>
