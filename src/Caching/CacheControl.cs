@@ -6,7 +6,7 @@ namespace CacheCluster.Caching;
 /// and a delta-seconds value that is not a number marks the directive <see cref="Invalid"/> (callers treat
 /// an invalid freshness directive as "stale", the conservative choice of RFC 9111 4.2.1).
 /// </summary>
-public sealed class CacheControl
+public sealed partial class CacheControl
 {
     /// <summary>RFC 9111 1.2.2: delta-seconds larger than 2^31 are treated as 2^31.</summary>
     public const long MaxDeltaSeconds = 2147483648L;
@@ -157,6 +157,9 @@ public sealed class CacheControl
         seconds = 0;
         if (!hasValue || value.IsEmpty) return false;
         foreach (var c in value) if (c < '0' || c > '9') return false;
+        // Leading zeros carry no magnitude ("000000000060" is 60, not a huge number).
+        value = value.TrimStart('0');
+        if (value.IsEmpty) return true;
         // Many digits: clamp rather than overflow.
         if (value.Length > 10) { seconds = MaxDeltaSeconds; return true; }
         seconds = Math.Min(long.Parse(value, System.Globalization.CultureInfo.InvariantCulture), MaxDeltaSeconds);

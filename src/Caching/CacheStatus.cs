@@ -20,6 +20,20 @@ public static class CacheStatus
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A stale entry served from the cache while it is revalidated in the background (RFC 9211 2.1 hit,
+    /// 2.4 ttl: negative when stale): <c>Name; hit; ttl=-12; detail="stale-while-revalidate"</c>.
+    /// </summary>
+    public static string StaleHit(string cacheName, TimeSpan ttl, string detail = "stale-while-revalidate") =>
+        $"{cacheName}; hit; ttl={(long)Math.Floor(ttl.TotalSeconds)}; detail=\"{detail}\"";
+
+    /// <summary>
+    /// A stored entry served because the forward failed (RFC 9211 2.2 fwd=stale, 2.3 fwd-status when the origin
+    /// answered): <c>Name; fwd=stale; fwd-status=503; ttl=-12; detail="stale-if-error"</c>.
+    /// </summary>
+    public static string StaleOnError(string cacheName, int? fwdStatus, TimeSpan ttl, string detail = "stale-if-error") =>
+        Forward(cacheName, ForwardReason.Stale, fwdStatus, false, ttl, detail);
+
     /// <summary>A response the cache produced itself without forwarding (an error it detected, a refusal).</summary>
     public static string Local(string cacheName, string detail) => $"{cacheName}; detail=\"{detail}\"";
 

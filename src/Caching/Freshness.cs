@@ -15,36 +15,79 @@ public static class Freshness
     /// when allowed. An invalid directive or an unparseable Expires yields zero (stale).
     /// Returns null when the response carries no explicit freshness and no heuristic applies.
     /// </summary>
-    public static TimeSpan? Lifetime(int status, string[] headers, CacheControl cc, FreshnessRules rules, out bool heuristic)
+    public static TimeSpan? Lifetime(int status, string[] headers, CacheControl cc, FreshnessRules rules, out bool heuristic) =>
+        LifetimeWithRule(status, headers, cc, rules, rule: null, responseTime: null, out heuristic);
+
+    /// <summary>
+    /// As <see cref="Lifetime(int, string[], CacheControl, FreshnessRules, out bool)"/>, consulting the first
+    /// operator rule matching <paramref name="url"/> (the cache key) and using <paramref name="responseTime"/>
+    /// in place of a missing Date (RFC 9110 6.6.1).
+    /// </summary>
+    public static TimeSpan? Lifetime(int status, string[] headers, CacheControl cc, FreshnessRules rules, string? url,
+        DateTimeOffset? responseTime, out bool heuristic) =>
+        LifetimeWithRule(status, headers, cc, rules, rules.Match(url), responseTime, out heuristic);
+
+    /// <summary>The lifetime under one (already matched) operator rule; null <paramref name="rule"/> means none.</summary>
+    public static TimeSpan? LifetimeWithRule(int status, string[] headers, CacheControl cc, FreshnessRules rules, FreshnessRule? rule,
+        DateTimeOffset? responseTime, out bool heuristic)
     {
         heuristic = false;
-        if (cc.SMaxAgeInvalid) return TimeSpan.Zero;
-        if (cc.SMaxAge is long s) return TimeSpan.FromSeconds(s);
-        if (cc.MaxAgeInvalid) return TimeSpan.Zero;
-        if (cc.MaxAge is long m) return TimeSpan.FromSeconds(m);
-
-        var expires = HeaderPairs.Get(headers, "Expires");
-        if (expires is not null)
+        if (ExplicitLifetime(headers, cc, responseTime) is { } explicitLife)
         {
-            // A second Expires line or an invalid date means "already expired" (RFC 9111 5.3).
-            if (HeaderPairs.Count(headers, "Expires") > 1 || !HttpDate.TryParse(expires, out var exp)) return TimeSpan.Zero;
-            var date = DateOf(headers) ?? exp;
-            var life = exp - date;
-            return life > TimeSpan.Zero ? life : TimeSpan.Zero;
+            // override-expire: at least Min even when the origin said less (Squid's FRESH_OVERRIDE_EXPIRES).
+            if (rule is { OverrideExpire: true } && explicitLife < rule.Min) return rule.Min;
+            return explicitLife;
         }
 
-        if ((IsHeuristicallyCacheable(status) || cc.Public) &&
-            HttpDate.TryParse(HeaderPairs.Get(headers, "Last-Modified"), out var lastModified))
+        // Heuristic freshness only for statuses that allow it, or an explicit public (RFC 9111 4.2.2).
+        if (!(IsHeuristicallyCacheable(status) || cc.Public)) return null;
+        var date = DateOf(headers) ?? responseTime;
+        bool hasLm = HttpDate.TryParse(HeaderPairs.Get(headers, "Last-Modified"), out var lastModified);
+        if (rule is null)
         {
-            var date = DateOf(headers);
-            if (date is { } d && d > lastModified)
+            if (hasLm && date is { } d && d > lastModified)
             {
                 heuristic = true;
                 var life = TimeSpan.FromSeconds((d - lastModified).TotalSeconds * rules.HeuristicFraction);
                 return life > rules.HeuristicMax ? rules.HeuristicMax : life;
             }
+            return null;
         }
-        return null;
+
+        if (hasLm && date is { } rd && rd > lastModified)
+        {
+            heuristic = true;
+            var life = TimeSpan.FromSeconds((rd - lastModified).TotalSeconds * rule.Percent / 100.0);
+            if (rule.OverrideLastModified && life < rule.Min) life = rule.Min;
+            return life > rule.Max ? rule.Max : life;
+        }
+        // No usable Last-Modified: fresh for Min (but never beyond Max).
+        var minLife = rule.Min < rule.Max ? rule.Min : rule.Max;
+        if (minLife <= TimeSpan.Zero) return null;
+        heuristic = true;
+        return minLife;
+    }
+
+    /// <summary>
+    /// Explicit freshness (RFC 9111 4.2.1): s-maxage, then max-age, then Expires − Date; null when none.
+    /// An invalid directive, an invalid Expires or several Expires lines mean zero (RFC 9111 4.2.1, 5.3).
+    /// Expires is ignored when <paramref name="cc"/> came from a targeted field (RFC 9213 2.1).
+    /// </summary>
+    public static TimeSpan? ExplicitLifetime(string[] headers, CacheControl cc, DateTimeOffset? responseTime = null)
+    {
+        if (cc.SMaxAgeInvalid) return TimeSpan.Zero;
+        if (cc.SMaxAge is long s) return TimeSpan.FromSeconds(s);
+        if (cc.MaxAgeInvalid) return TimeSpan.Zero;
+        if (cc.MaxAge is long m) return TimeSpan.FromSeconds(m);
+        if (cc.FromTargetedField) return null;
+
+        var expires = HeaderPairs.Get(headers, "Expires");
+        if (expires is null) return null;
+        // A second Expires line or an invalid date means "already expired" (RFC 9111 4.2.1, 5.3).
+        if (HeaderPairs.Count(headers, "Expires") > 1 || !HttpDate.TryParse(expires, out var exp)) return TimeSpan.Zero;
+        var date = DateOf(headers) ?? responseTime ?? exp;
+        var life = exp - date;
+        return life > TimeSpan.Zero ? life : TimeSpan.Zero;
     }
 
     public static DateTimeOffset? DateOf(string[] headers) =>
@@ -59,7 +102,7 @@ public static class Freshness
         var apparent = DateOf(headers) is { } date && responseTime > date ? responseTime - date : TimeSpan.Zero;
         long ageValue = 0;
         var ageHeader = HeaderPairs.Get(headers, "Age");
-        if (ageHeader is not null && CacheControl.TryDelta(true, ageHeader.AsSpan().Trim(), out var a)) ageValue = a;
+        if (ageHeader is not null) ageValue = AgeValue(ageHeader);
         var delay = responseTime > requestTime ? responseTime - requestTime : TimeSpan.Zero;
         var corrected = TimeSpan.FromSeconds(ageValue) + delay;
         return apparent > corrected ? apparent : corrected;
@@ -68,4 +111,17 @@ public static class Freshness
     /// <summary>current_age = corrected_initial_age + resident_time.</summary>
     public static TimeSpan CurrentAge(TimeSpan initialAge, DateTimeOffset responseTime, DateTimeOffset now) =>
         initialAge + (now > responseTime ? now - responseTime : TimeSpan.Zero);
+
+    /// <summary>
+    /// The Age field value in seconds (RFC 9111 5.1): a list-valued Age uses its first member; a value that is
+    /// not a non-negative integer is ignored (0); a huge one clamps to 2^31.
+    /// </summary>
+    public static long AgeValue(string? ageHeader)
+    {
+        if (ageHeader is null) return 0;
+        var span = ageHeader.AsSpan();
+        int comma = span.IndexOf(',');
+        if (comma >= 0) span = span[..comma];
+        return CacheControl.TryDelta(true, span.Trim(), out var a) ? a : 0;
+    }
 }

@@ -13,10 +13,17 @@ public enum StoreVerdict
     NoFreshness,
     VaryNotSupported,
     TooLarge,
+    /// <summary>must-understand on a status whose caching rules this cache does not implement (RFC 9111 5.2.2.3).</summary>
+    MustUnderstand,
 }
 
-/// <summary>What the owner records with a stored response so a hit needs no header parsing.</summary>
-public readonly record struct FreshnessFacts(TimeSpan Lifetime, TimeSpan InitialAge, bool Heuristic, bool NoCache, bool MustRevalidate);
+/// <summary>
+/// What the owner records with a stored response so a hit needs no header parsing. <see cref="Immutable"/>
+/// (RFC 8246), <see cref="StaleWhileRevalidate"/> and <see cref="StaleIfError"/> (RFC 5861, from the
+/// effective response directives) default to "absent", so older five-argument constructions keep working.
+/// </summary>
+public readonly record struct FreshnessFacts(TimeSpan Lifetime, TimeSpan InitialAge, bool Heuristic, bool NoCache, bool MustRevalidate,
+    bool Immutable = false, TimeSpan? StaleWhileRevalidate = null, TimeSpan? StaleIfError = null);
 
 public static class StoreDecision
 {
@@ -27,14 +34,35 @@ public static class StoreDecision
     public static StoreVerdict Decide(
         string method, bool requestHasAuthorization, CacheControl requestCc,
         int status, string[] responseHeaders, CacheControl responseCc, long? contentLength,
-        DateTimeOffset requestTime, DateTimeOffset responseTime, FreshnessRules rules, out FreshnessFacts facts)
+        DateTimeOffset requestTime, DateTimeOffset responseTime, FreshnessRules rules, out FreshnessFacts facts) =>
+        Decide(method, requestHasAuthorization, requestCc, status, responseHeaders, responseCc, contentLength,
+            requestTime, responseTime, rules, url: null, out facts);
+
+    /// <summary>
+    /// As the overload without <paramref name="url"/>, also applying the first operator rule
+    /// (<see cref="FreshnessRules.Rules"/>) that matches <paramref name="url"/> (the cache key).
+    /// Pass <paramref name="responseCc"/> from <see cref="CacheControl.ForSharedCache"/> to honour a targeted
+    /// field such as CDN-Cache-Control (RFC 9213).
+    /// </summary>
+    public static StoreVerdict Decide(
+        string method, bool requestHasAuthorization, CacheControl requestCc,
+        int status, string[] responseHeaders, CacheControl responseCc, long? contentLength,
+        DateTimeOffset requestTime, DateTimeOffset responseTime, FreshnessRules rules, string? url, out FreshnessFacts facts)
     {
         facts = default;
+        var rule = rules.Match(url);
         if (!CacheMethods.IsGet(method)) return StoreVerdict.MethodNotCacheable;
         if (requestCc.NoStore) return StoreVerdict.RequestNoStore;
-        if (responseCc.NoStore) return StoreVerdict.ResponseNoStore;
-        // A shared cache never stores a bare `private` response (RFC 9111 5.2.2.7).
-        if (responseCc.Private) return StoreVerdict.Private;
+        bool expiresCounts = !responseCc.FromTargetedField && HeaderPairs.Get(responseHeaders, "Expires") is not null;
+        bool explicitFreshness = responseCc.MaxAge is not null || responseCc.SMaxAge is not null || responseCc.Invalid || expiresCounts;
+        if (responseCc.MustUnderstand)
+        {
+            // RFC 9111 5.2.2.3: store only if we understand the status's caching rules; then no-store is ignored.
+            if (!UnderstandsStatus(status, explicitFreshness)) return StoreVerdict.MustUnderstand;
+        }
+        else if (responseCc.NoStore && rule is not { IgnoreNoStore: true }) return StoreVerdict.ResponseNoStore;
+        // A shared cache never stores a bare `private` response (RFC 9111 5.2.2.7), even with `public` too.
+        if (responseCc.Private && rule is not { IgnorePrivate: true }) return StoreVerdict.Private;
         if (status is < 200 or 206 or 304 || status >= 600) return StoreVerdict.StatusNotCacheable;
         // Authorization: only when the response explicitly allows shared storage (RFC 9111 3.5).
         if (requestHasAuthorization && !(responseCc.Public || responseCc.SMaxAge is not null || responseCc.MustRevalidate))
@@ -42,9 +70,8 @@ public static class StoreDecision
         if (HeaderPairs.Get(responseHeaders, "Vary") is not null) return StoreVerdict.VaryNotSupported;
         if (contentLength is long len && len > rules.MaxObjectBytes) return StoreVerdict.TooLarge;
 
-        var lifetime = Freshness.Lifetime(status, responseHeaders, responseCc, rules, out var heuristic);
-        bool explicitOrPublic = responseCc.Public || responseCc.MaxAge is not null || responseCc.SMaxAge is not null
-                                || responseCc.Invalid || HeaderPairs.Get(responseHeaders, "Expires") is not null;
+        var lifetime = Freshness.LifetimeWithRule(status, responseHeaders, responseCc, rules, rule, responseTime, out var heuristic);
+        bool explicitOrPublic = responseCc.Public || explicitFreshness;
         if (!explicitOrPublic && !Freshness.IsHeuristicallyCacheable(status)) return StoreVerdict.StatusNotCacheable;
 
         bool hasValidator = HeaderPairs.Get(responseHeaders, "ETag") is not null || HeaderPairs.Get(responseHeaders, "Last-Modified") is not null;
@@ -57,9 +84,20 @@ public static class StoreDecision
             Freshness.InitialAge(responseHeaders, requestTime, responseTime),
             heuristic,
             responseCc.NoCache,
-            responseCc.MustRevalidate || responseCc.ProxyRevalidate || responseCc.SMaxAge is not null);
+            responseCc.MustRevalidate || responseCc.ProxyRevalidate || responseCc.SMaxAge is not null,
+            responseCc.Immutable,
+            responseCc.StaleWhileRevalidate is long swr ? TimeSpan.FromSeconds(swr) : null,
+            responseCc.StaleIfError is long sie ? TimeSpan.FromSeconds(sie) : null);
         return StoreVerdict.Store;
     }
+
+    /// <summary>
+    /// Statuses whose caching requirements this cache implements, for must-understand (RFC 9111 5.2.2.3):
+    /// the heuristically cacheable ones (RFC 9110 15.1), and 302/307 when they carry explicit freshness.
+    /// (206 is "understood" but still not stored: this cache does not combine partial content.)
+    /// </summary>
+    public static bool UnderstandsStatus(int status, bool explicitFreshness) =>
+        Freshness.IsHeuristicallyCacheable(status) || (status is 302 or 307 && explicitFreshness);
 }
 
 /// <summary>Method helpers without allocation.</summary>

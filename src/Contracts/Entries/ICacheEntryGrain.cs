@@ -36,6 +36,12 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     /// </summary>
     Task<bool> CommitFillAsync(long fillId, long bodyLength);
 
+    /// <summary>
+    /// Ends a revalidation that the origin answered with 304: the stored entry (same body) gets the updated
+    /// head, and followers are served that entry. False when the stored entry changed meanwhile.
+    /// </summary>
+    Task<bool> RefreshFillAsync(long fillId, EntryHead refreshed);
+
     /// <summary>Abandons a fill: nothing of it is ever served; followers mid-body are cut off.</summary>
     Task AbortFillAsync(long fillId);
 

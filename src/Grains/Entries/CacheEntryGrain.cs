@@ -54,7 +54,7 @@ public sealed class CacheEntryGrain(
     private sealed class Fill
     {
         public required long Id;
-        public required long Generation;
+        public required long Generation; // a 304 revalidation re-points it at the stored body
         public required string CacheKey;
         public int NextIndex;
         public long Bytes;
@@ -206,6 +206,28 @@ public sealed class CacheEntryGrain(
         DropHotCopies(fill.CacheKey);
         _inlineBody = committed.ChunkCount == 1 && committed.BodyLength <= InlineBodyLimit ? fill.FirstChunk : null;
         fill.Head = committed;
+        End(fill, lost: false);
+        return true;
+    }
+
+    public async Task<bool> RefreshFillAsync(long fillId, EntryHead refreshed)
+    {
+        if (_fill is not { } fill || fill.Id != fillId) return false;
+        if (_head is not { } current || current.Generation != refreshed.Generation || current.ChunkCount != refreshed.ChunkCount)
+        {
+            End(fill, lost: true);
+            return false;
+        }
+        var committed = refreshed with { StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
+        _head = committed;
+        DropHotCopies(committed.CacheKey);
+        // Followers stream the (unchanged) stored body under its own generation.
+        fill.Generation = committed.Generation;
+        fill.NextIndex = committed.ChunkCount;
+        fill.Bytes = committed.BodyLength;
+        fill.Head = committed;
+        fill.Outcome.TrySetResult(new FillOutcome(FillOutcomeKind.Stream, committed));
         End(fill, lost: false);
         return true;
     }

@@ -76,6 +76,15 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
     }
 
+    /// <summary>Ends a revalidation answered with 304: the owner refreshes the stored entry's head.</summary>
+    public async Task<bool> RefreshAsync(EntryHead refreshed)
+    {
+        if (!Active) return false;
+        Active = false;
+        try { return await owner.RefreshFillAsync(lease.FillId, refreshed); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
+    }
+
     public async Task AbortAsync()
     {
         if (!Active) return;

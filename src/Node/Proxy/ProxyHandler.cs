@@ -59,6 +59,7 @@ public sealed class ProxyHandler(
         bool mayFill = HttpMethods.IsGet(method) && !requestCc.NoStore && !requestCc.OnlyIfCached;
         ICacheEntryGrain? owner = null;
         FillTicket? ticket = null;
+        EntryHead? stale = null;
         var reason = ForwardReason.Method;
         if (lookup)
         {
@@ -70,6 +71,7 @@ public sealed class ProxyHandler(
                         IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var hotAge, out var hotTtl) != HitVerdict.Stale)
                 {
                     if (_proxy.DebugHeaders) AddDebugHeaders(ctx, "hot-copy");
+                    if (ClientHasFreshCopy(ctx, h)) { WriteNotModified(ctx, h, hotAge, CacheStatus.Hit(_cacheName, hotTtl)); return; }
                     await DeliverHotAsync(ctx, hotEntry, hotAge, hotTtl);
                     return;
                 }
@@ -101,12 +103,14 @@ public sealed class ProxyHandler(
                     requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var age, out var ttl);
                 if (verdict != HitVerdict.Stale)
                 {
-                    // 4a. Hit: deliver from the owner.
+                    // 4a. Hit: deliver from the owner (or just 304 when the client's copy is current).
+                    if (ClientHasFreshCopy(ctx, head)) { WriteNotModified(ctx, head, age, CacheStatus.Hit(_cacheName, ttl)); return; }
                     var chunks = await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: hotNode is not null && hot.Fits(head));
                     if (chunks is not null) hot.Add(target.CacheKey, head, chunks, ttl, lookupStarted);
                     return;
                 }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
+                stale = head;
                 if (mayFill)
                 {
                     try { ticket = await owner.BeginFillAsync(target.CacheKey); }
@@ -144,7 +148,10 @@ public sealed class ProxyHandler(
         var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
         try
         {
-            await ForwardAsync(ctx, target, requestCc, fill, reason);
+            var status = await ForwardAsync(ctx, target, requestCc, fill, reason, fill is not null ? stale : null, owner);
+            // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4).
+            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
+                await InvalidateAfterUnsafeAsync(ctx, target);
         }
         finally
         {
@@ -180,6 +187,15 @@ public sealed class ProxyHandler(
     {
         var first = found.FirstChunk;
         WriteStoredHead(ctx, head, age, CacheStatus.Hit(_cacheName, ttl));
+        if (RangeResponder.TryPrepare(ctx.Request, head, out var range))
+        {
+            // Range request (RFC 9110 14): only the chunks that overlap the ranges are fetched.
+            async ValueTask<byte[]?> Chunk(int i) => found.Carried(i) ?? (await owner.ReadChunkAsync(head.Generation, i)).Value;
+            if (!await RangeResponder.WriteAsync(ctx, range, Chunk, RangeResponder.StoreChunkBytes, ctx.RequestAborted))
+                logger.LogWarning("Entry {Key} lost a chunk while serving a range; connection aborted", head.CacheKey);
+            return null;
+        }
+        RangeResponder.AdvertiseRanges(ctx.Response, head);
         ctx.Response.ContentLength = head.BodyLength;
         if (head.BodyLength == 0) return keep ? [] : null;
         if (HttpMethods.IsHead(ctx.Request.Method)) return null;
@@ -227,6 +243,13 @@ public sealed class ProxyHandler(
     private async Task DeliverHotAsync(HttpContext ctx, HotEntries.HotEntry entry, TimeSpan age, TimeSpan ttl)
     {
         WriteStoredHead(ctx, entry.Head, age, CacheStatus.Hit(_cacheName, ttl));
+        if (RangeResponder.TryPrepare(ctx.Request, entry.Head, out var range))
+        {
+            var chunks = entry.Chunks;
+            await RangeResponder.WriteAsync(ctx, range, i => new(i < chunks.Length ? chunks[i] : null), RangeResponder.StoreChunkBytes, ctx.RequestAborted);
+            return;
+        }
+        RangeResponder.AdvertiseRanges(ctx.Response, entry.Head);
         ctx.Response.ContentLength = entry.Head.BodyLength;
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
         // A small object (two chunks at most) goes out in one flush; larger ones stream chunk by chunk.
@@ -298,10 +321,17 @@ public sealed class ProxyHandler(
 
     // ---- Miss / pass ----------------------------------------------------------------------------------
 
-    private async Task ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, EntryFill? fill, ForwardReason reason)
+    /// <summary>
+    /// Sends the request to the origin and delivers its answer, storing it when the fill allows. With a stale
+    /// entry that has validators, the request is a revalidation: a 304 refreshes the stored entry, which is
+    /// then served. Returns the origin's status (0 when it could not be reached).
+    /// </summary>
+    private async Task<int> ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, EntryFill? fill, ForwardReason reason,
+        EntryHead? stale = null, ICacheEntryGrain? owner = null)
     {
         var method = ctx.Request.Method;
         using var upstream = BuildUpstreamRequest(ctx, target);
+        bool revalidating = stale is not null && AddValidators(upstream, stale);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         timeout.CancelAfter(_proxy.OriginTimeout);
         var requestTime = DateTimeOffset.UtcNow;
@@ -312,13 +342,13 @@ public sealed class ProxyHandler(
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
         {
-            if (ctx.RequestAborted.IsCancellationRequested) return;
+            if (ctx.RequestAborted.IsCancellationRequested) return 0;
             var (status, message) = OriginClient.Describe(ex, target.UpstreamUri, timedOut: ex is OperationCanceledException);
             logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
             // Requests collapsed onto this fetch get the same error; nothing is cached.
             if (fill is not null) await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Error, ErrorStatus: status, ErrorMessage: message));
             await ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Forward(_cacheName, reason, null, false, null, status == 504 ? "origin-timeout" : "origin-unreachable"));
-            return;
+            return 0;
         }
 
         using (originResponse)
@@ -327,6 +357,22 @@ public sealed class ProxyHandler(
             var endToEnd = CollectResponseHeaders(originResponse);
             var status = (int)originResponse.StatusCode;
             var declaredLength = originResponse.Content.Headers.ContentLength;
+
+            // 5a. Revalidated: the stored body is still good; refresh its head and serve it.
+            if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
+            {
+                var refreshed = Refreshed(stale!, endToEnd, requestTime, responseTime);
+                if (await fill.RefreshAsync(refreshed))
+                {
+                    var now = DateTimeOffset.UtcNow;
+                    var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(refreshed.InitialAgeMs), responseTime, now);
+                    var ttl = TimeSpan.FromMilliseconds(refreshed.LifetimeMs) - age;
+                    var cacheStatus = CacheStatus.Forward(_cacheName, reason, 304, true, ttl);
+                    if (ClientHasFreshCopy(ctx, refreshed)) WriteNotModified(ctx, refreshed, age, cacheStatus);
+                    else await DeliverStoredAsync(ctx, owner, refreshed, age, cacheStatus);
+                    return status;
+                }
+            }
 
             // 5. Store? Decide from the response before any byte goes to the client.
             StoreVerdict verdict = StoreVerdict.MethodNotCacheable;
@@ -373,6 +419,105 @@ public sealed class ProxyHandler(
                 storing ? facts.Lifetime - facts.InitialAge : null, !storing && fill is not null ? Detail(verdict) : null));
 
             await CopyBodyAsync(ctx, originResponse, storing ? fill : null, method);
+            return status;
+        }
+    }
+
+    /// <summary>Turns the upstream request into a revalidation of the stored entry (RFC 9111 4.3.1).</summary>
+    private static bool AddValidators(HttpRequestMessage upstream, EntryHead stale)
+    {
+        var etag = HeaderPairs.Get(stale.Headers, HeaderNames.ETag);
+        var lastModified = HeaderPairs.Get(stale.Headers, HeaderNames.LastModified);
+        if (etag is null && lastModified is null) return false;
+        // The client's own conditionals are about its copy, not ours: ours replace them.
+        upstream.Headers.Remove(HeaderNames.IfNoneMatch);
+        upstream.Headers.Remove(HeaderNames.IfModifiedSince);
+        if (etag is not null) upstream.Headers.TryAddWithoutValidation(HeaderNames.IfNoneMatch, etag);
+        if (lastModified is not null) upstream.Headers.TryAddWithoutValidation(HeaderNames.IfModifiedSince, lastModified);
+        return true;
+    }
+
+    /// <summary>The stored entry's head updated by a 304 (RFC 9111 4.3.4), with freshness recomputed.</summary>
+    private EntryHead Refreshed(EntryHead stale, string[] notModifiedHeaders, DateTimeOffset requestTime, DateTimeOffset responseTime)
+    {
+        var headers = Validators.MergeNotModified(stale.Headers, notModifiedHeaders);
+        var cc = CacheControl.Parse(HeaderPairs.GetAll(headers, HeaderNames.CacheControl));
+        var lifetime = Freshness.Lifetime(stale.Status, headers, cc, _rules, out var heuristic) ?? TimeSpan.Zero;
+        return stale with
+        {
+            Headers = headers,
+            RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
+            ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
+            LifetimeMs = (long)lifetime.TotalMilliseconds,
+            InitialAgeMs = (long)Freshness.InitialAge(headers, requestTime, responseTime).TotalMilliseconds,
+            Flags = (heuristic ? EntryFlags.Heuristic : 0) | (cc.NoCache ? EntryFlags.NoCache : 0)
+                    | (cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge is not null ? EntryFlags.MustRevalidate : 0),
+        };
+    }
+
+    /// <summary>Serves a stored entry from its owner (after a revalidation), reading its chunks from the start.</summary>
+    private async Task DeliverStoredAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, TimeSpan age, string cacheStatus)
+    {
+        WriteStoredHead(ctx, head, age, cacheStatus);
+        ctx.Response.ContentLength = head.BodyLength;
+        if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
+        var body = ctx.Response.BodyWriter;
+        for (int i = 0; i < head.ChunkCount; i++)
+        {
+            byte[]? chunk;
+            try { chunk = (await owner.ReadChunkAsync(head.Generation, i)).Value; }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
+            if (chunk is null) { ctx.Abort(); return; }
+            await body.WriteAsync(chunk, ctx.RequestAborted);
+        }
+    }
+
+    /// <summary>Does the client's conditional GET/HEAD match the stored response (so a 304 answers it)?</summary>
+    private static bool ClientHasFreshCopy(HttpContext ctx, EntryHead head)
+    {
+        var headers = ctx.Request.Headers;
+        if (headers.IfNoneMatch.Count == 0 && headers.IfModifiedSince.Count == 0) return false;
+        if (head.Status != StatusCodes.Status200OK) return false;
+        return Validators.NotModified(head.Headers, headers.IfNoneMatch, headers.IfModifiedSince.Count > 0 ? headers.IfModifiedSince.ToString() : null,
+            DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs));
+    }
+
+    private void WriteNotModified(HttpContext ctx, EntryHead head, TimeSpan age, string cacheStatus)
+    {
+        var response = ctx.Response;
+        response.StatusCode = StatusCodes.Status304NotModified;
+        var stored = head.Headers;
+        for (int i = 0; i + 1 < stored.Length; i += 2)
+            if (Validators.BelongsIn304(stored[i])) response.Headers.Append(stored[i], stored[i + 1]);
+        response.Headers.Age = ((long)Math.Max(0, age.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers.Append(HeaderNames.Via, _via);
+        response.Headers.Append("Cache-Status", cacheStatus);
+    }
+
+    /// <summary>
+    /// After a successful POST/PUT/DELETE/PATCH, the target URL and the same-origin URLs in Location and
+    /// Content-Location are invalidated (RFC 9111 4.4), cluster-wide through their owners.
+    /// </summary>
+    private async Task InvalidateAfterUnsafeAsync(HttpContext ctx, RequestTarget target)
+    {
+        var keys = new List<string> { target.CacheKey };
+        foreach (var name in new[] { HeaderNames.Location, HeaderNames.ContentLocation })
+        {
+            var value = ctx.Response.Headers[name].ToString();
+            if (value.Length == 0) continue;
+            var publicUri = new Uri(target.CacheKey);
+            if (!Uri.TryCreate(publicUri, value, out var resolved)) continue;
+            if (resolved.Scheme != publicUri.Scheme || !string.Equals(resolved.Authority, publicUri.Authority, StringComparison.OrdinalIgnoreCase)) continue;
+            keys.Add(RequestTarget.KeyFor(resolved));
+        }
+        foreach (var key in keys.Distinct())
+        {
+            hot.Drop(key); // this node's copy at once; the owner tells the other nodes
+            try { await owners.For(key).InvalidateAsync(); }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex))
+            {
+                logger.LogWarning("Could not invalidate {Key} after {Method}: {Error}", key, ctx.Request.Method, ex.Message);
+            }
         }
     }
 

@@ -76,6 +76,9 @@ public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? Hos
         return true;
     }
 
+    /// <summary>The cache key of an absolute http(s) URL (e.g. a Location to invalidate).</summary>
+    public static string KeyFor(Uri uri) => BuildKey(uri.Scheme, uri.Host, uri.IsDefaultPort ? -1 : uri.Port, uri.PathAndQuery);
+
     private static string BuildKey(string scheme, string host, int port, string pathAndQuery)
     {
         if (pathAndQuery.Length == 0) pathAndQuery = "/";

@@ -1,0 +1,55 @@
+using CacheCluster.Caching;
+
+namespace CacheCluster.Caching.Tests;
+
+public class ValidatorTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory] // RFC 9110 8.8.3.2
+    [InlineData("\"a\"", "\"a\"", true, true)]
+    [InlineData("W/\"a\"", "\"a\"", true, false)]
+    [InlineData("W/\"a\"", "W/\"a\"", true, false)]
+    [InlineData("\"a\"", "\"b\"", false, false)]
+    public void Weak_and_strong_comparison(string a, string b, bool weak, bool strong)
+    {
+        Assert.Equal(weak, Validators.WeakMatch(a, b));
+        Assert.Equal(strong, Validators.StrongMatch(a, b));
+    }
+
+    [Fact]
+    public void Tag_lists_parse_with_commas_inside_quotes()
+    {
+        Assert.Equal(["\"a,b\"", "W/\"c\"", "*"], Validators.ParseTagList(["\"a,b\" , W/\"c\"", "*"]));
+    }
+
+    [Theory] // RFC 9111 4.3.2
+    [InlineData("\"x\"", null, true)]
+    [InlineData("W/\"x\"", null, true)]     // weak comparison for If-None-Match
+    [InlineData("\"y\", \"x\"", null, true)]
+    [InlineData("\"y\"", null, false)]
+    [InlineData("*", null, true)]
+    [InlineData(null, "later", true)]        // If-Modified-Since after Last-Modified
+    [InlineData(null, "earlier", false)]
+    [InlineData("\"y\"", "later", false)]    // If-None-Match takes precedence
+    public void Conditional_requests_against_a_stored_response(string? inm, string? ims, bool expected)
+    {
+        string[] stored = ["ETag", "\"x\"", "Last-Modified", HttpDate.Format(Now.AddHours(-1)), "Date", HttpDate.Format(Now)];
+        var since = ims switch { "later" => HttpDate.Format(Now.AddMinutes(-30)), "earlier" => HttpDate.Format(Now.AddHours(-2)), _ => null };
+        Assert.Equal(expected, Validators.NotModified(stored, inm is null ? [] : [inm], since, Now));
+    }
+
+    [Fact] // RFC 9111 3.2: a 304 replaces the fields it carries, never Content-Length
+    public void A_304_updates_stored_headers()
+    {
+        string[] stored = ["Content-Type", "text/plain", "Cache-Control", "max-age=1", "X-Old", "1", "X-Multi", "a", "X-Multi", "b"];
+        string[] notModified = ["Cache-Control", "max-age=600", "X-Multi", "c", "Content-Length", "0", "X-New", "2"];
+        var merged = Validators.MergeNotModified(stored, notModified);
+        Assert.Equal("max-age=600", HeaderPairs.Get(merged, "Cache-Control"));
+        Assert.Equal(["c"], HeaderPairs.GetAll(merged, "X-Multi"));
+        Assert.Equal("1", HeaderPairs.Get(merged, "X-Old"));
+        Assert.Equal("2", HeaderPairs.Get(merged, "X-New"));
+        Assert.Equal("text/plain", HeaderPairs.Get(merged, "Content-Type"));
+        Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Headers;
+using CacheCluster.Node.Tests.Support;
+using CacheCluster.TestOrigin;
+
+namespace CacheCluster.Node.Tests;
+
+/// <summary>Conditional requests, revalidation and invalidation through a real node (RFC 9111 4.3, 4.4).</summary>
+public class ValidationTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
+{
+    private HttpClient Client => env.Client;
+
+    [Fact] // RFC 9111 4.3.2: a client's If-None-Match matching the stored ETag is answered 304 from the cache
+    public async Task Client_if_none_match_is_answered_with_304_from_the_cache()
+    {
+        var path = NodeAndOrigin.Unique("/bytes/2k?etag=v1");
+        var url = env.Origin.Url(path);
+        (await Client.GetAsync(url)).Dispose();
+        using var req = new HttpRequestMessage(HttpMethod.Get, url);
+        req.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"v1\""));
+        using var r = await Client.SendAsync(req);
+        Assert.Equal(HttpStatusCode.NotModified, r.StatusCode);
+        Assert.Equal("\"v1\"", r.Headers.ETag?.ToString());
+        Assert.Contains("hit", r.CacheStatus());
+        Assert.Empty(await r.Content.ReadAsByteArrayAsync());
+
+        using var other = new HttpRequestMessage(HttpMethod.Get, url);
+        other.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"v0\""));
+        using var full = await Client.SendAsync(other);
+        Assert.Equal(HttpStatusCode.OK, full.StatusCode);
+        Assert.Equal(2048, (await full.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal(1, env.Origin.RequestCount(path));
+    }
+
+    [Fact] // RFC 9111 4.3.2: If-Modified-Since is compared with the stored Last-Modified
+    public async Task Client_if_modified_since_is_answered_with_304_from_the_cache()
+    {
+        var path = NodeAndOrigin.Unique("/bytes/2k?lm=3600");
+        var url = env.Origin.Url(path);
+        using (var first = await Client.GetAsync(url))
+        {
+            var lastModified = first.Content.Headers.LastModified!.Value;
+            using var req = new HttpRequestMessage(HttpMethod.Get, url);
+            req.Headers.IfModifiedSince = lastModified.AddSeconds(10);
+            using var r = await Client.SendAsync(req);
+            Assert.Equal(HttpStatusCode.NotModified, r.StatusCode);
+        }
+        Assert.Equal(1, env.Origin.RequestCount(path));
+    }
+
+    [Fact] // RFC 9111 4.3.1, 4.3.3, 4.3.4: a stale entry is revalidated; a 304 refreshes it and the body is served from the cache
+    public async Task A_stale_entry_with_an_etag_is_revalidated_and_refreshed_by_a_304()
+    {
+        // max-age=2: Date has one-second resolution, so a refreshed entry keeps at least a second of freshness.
+        var path = NodeAndOrigin.Unique("/bytes/100k?etag=tag7&cc=max-age%3D2");
+        var url = env.Origin.Url(path);
+        (await Client.GetAsync(url)).Dispose();
+        await Task.Delay(2600);
+
+        using (var r = await Client.GetAsync(url))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Contains("fwd=stale; fwd-status=304", r.CacheStatus());
+            Assert.Equal(OriginContent.Expected(path, 100 * 1024), await r.Content.ReadAsByteArrayAsync());
+        }
+        var revalidation = env.Origin.RequestsFor(path)[1];
+        Assert.Equal("\"tag7\"", revalidation.Header("If-None-Match"));
+        using (var again = await Client.GetAsync(url))
+            Assert.Contains("hit", again.CacheStatus()); // fresh again after the 304
+        Assert.Equal(2, env.Origin.RequestCount(path));
+    }
+
+    [Fact] // RFC 9111 4.3.3: a stale entry without validators is simply refetched
+    public async Task A_stale_entry_without_validators_is_refetched()
+    {
+        var path = NodeAndOrigin.Unique("/bytes/1k?cc=max-age%3D1");
+        var url = env.Origin.Url(path);
+        (await Client.GetAsync(url)).Dispose();
+        await Task.Delay(1600);
+        using var r = await Client.GetAsync(url);
+        Assert.Contains("fwd=stale; fwd-status=200; stored", r.CacheStatus());
+        Assert.False(env.Origin.RequestsFor(path)[1].HasHeader("If-None-Match"));
+    }
+
+    [Theory] // RFC 9111 4.4: a successful unsafe request invalidates the target URI
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    public async Task A_successful_unsafe_request_invalidates_the_url(string method)
+    {
+        var path = NodeAndOrigin.Unique("/bytes/1k");
+        var url = env.Origin.Url(path);
+        (await Client.GetAsync(url)).Dispose();
+        using (var hit = await Client.GetAsync(url)) Assert.Contains("hit", hit.CacheStatus());
+        using (var unsafeReq = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), url) { Content = new StringContent("x") }))
+            Assert.True(unsafeReq.IsSuccessStatusCode);
+        using var after = await Client.GetAsync(url);
+        Assert.DoesNotContain("hit", after.CacheStatus());
+        Assert.Equal(2, env.Origin.RequestCount("GET", path));
+    }
+
+    [Fact] // RFC 9111 4.4: ... and the same-origin URL in Location
+    public async Task An_unsafe_request_invalidates_a_same_origin_location()
+    {
+        var stored = NodeAndOrigin.Unique("/bytes/1k");
+        var url = env.Origin.Url(stored);
+        (await Client.GetAsync(url)).Dispose();
+        var post = env.Origin.Url(NodeAndOrigin.Unique("/location/new") + "&loc=" + Uri.EscapeDataString(stored));
+        using (var created = await Client.PostAsync(post, new StringContent("x")))
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var after = await Client.GetAsync(url);
+        Assert.DoesNotContain("hit", after.CacheStatus());
+    }
+}
