@@ -28,6 +28,7 @@ public class ConfigurationTests
     [InlineData("Proxy:ConnectPorts", "443,99999", "Proxy:ConnectPorts: '99999' is not a TCP port")]
     [InlineData("Proxy:Lisen", "127.0.0.1:1", "Proxy:Lisen: unknown setting")]
     [InlineData("Cluster:Mode", "Zookeeper", "Cluster:Mode: 'Zookeeper' is not one of")]
+    [InlineData("Cache:RefreshRules:0", "\\.iso$ 10 20 x", "Cache:RefreshRules:0: freshness rule")]
     [InlineData("Proxy:Sites:www.example.org", "not a url", "Proxy:Sites:www.example.org: 'not a url' is not an origin base URL")]
     public void Bad_values_are_reported_with_their_key(string key, string value, string expected)
     {

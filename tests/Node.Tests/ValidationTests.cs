@@ -112,3 +112,33 @@ public class ValidationTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
         Assert.DoesNotContain("hit", after.CacheStatus());
     }
 }
+
+/// <summary>RFC 5861 stale-if-error through a real node whose origin goes away.</summary>
+public class StaleIfErrorTests
+{
+    [Fact] // RFC 5861 4: stale-if-error lets a stale entry stand in for an unreachable origin
+    public async Task A_stale_entry_with_stale_if_error_is_served_when_the_origin_is_down()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var client = node.CreateClient();
+        var origin = await OriginServer.StartAsync();
+        var path = NodeAndOrigin.Unique("/bytes/3k?cc=" + Uri.EscapeDataString("max-age=1, stale-if-error=60"));
+        var url = origin.Url(path);
+        (await client.GetAsync(url)).Dispose();
+        var noSie = NodeAndOrigin.Unique("/bytes/3k?cc=max-age%3D1");
+        (await client.GetAsync(origin.Url(noSie))).Dispose();
+        var noSieUrl = origin.Url(noSie);
+        await origin.DisposeAsync(); // the origin is gone: connections are refused
+        await Task.Delay(1600);
+
+        using (var r = await client.GetAsync(url))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Contains("fwd=stale", r.CacheStatus());
+            Assert.Contains("stale-if-error", r.CacheStatus());
+            Assert.Equal(OriginContent.Expected(path, 3072), await r.Content.ReadAsByteArrayAsync());
+        }
+        using (var r = await client.GetAsync(noSieUrl))
+            Assert.Equal(HttpStatusCode.BadGateway, r.StatusCode); // no stale-if-error: the error shows
+    }
+}

@@ -25,6 +25,9 @@ public sealed record EntryHead
     [Id(10)] public int ChunkCount { get; init; }
     [Id(11)] public long Generation { get; init; }
     [Id(12)] public long StoredAtUnixMs { get; init; }
+    /// <summary>stale-while-revalidate / stale-if-error windows of the stored response (RFC 5861); -1 when absent.</summary>
+    [Id(13)] public long StaleWhileRevalidateMs { get; init; } = -1;
+    [Id(14)] public long StaleIfErrorMs { get; init; } = -1;
 }
 
 [Flags]
@@ -34,6 +37,7 @@ public enum EntryFlags
     Heuristic = 1,
     NoCache = 2,
     MustRevalidate = 4,
+    Immutable = 8,
 }
 
 /// <summary>

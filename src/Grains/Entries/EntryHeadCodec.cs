@@ -9,7 +9,7 @@ namespace CacheCluster.Grains.Entries;
 /// </summary>
 public static class EntryHeadCodec
 {
-    private const byte Version = 1;
+    private const byte Version = 2; // 2 added the RFC 5861 windows; version 1 records still read
 
     public static byte[] Encode(EntryHead head)
     {
@@ -31,6 +31,8 @@ public static class EntryHeadCodec
             w.Write(head.ChunkCount);
             w.Write(head.Generation);
             w.Write(head.StoredAtUnixMs);
+            w.Write(head.StaleWhileRevalidateMs);
+            w.Write(head.StaleIfErrorMs);
         }
         return ms.ToArray();
     }
@@ -40,7 +42,8 @@ public static class EntryHeadCodec
         try
         {
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
-            if (r.ReadByte() != Version) return null;
+            var version = r.ReadByte();
+            if (version is not (1 or 2)) return null;
             var key = r.ReadString();
             var status = r.ReadInt32();
             var reason = r.ReadString();
@@ -48,7 +51,7 @@ public static class EntryHeadCodec
             if (n < 0 || n % 2 != 0 || n > bytes.Length) return null;
             var headers = new string[n];
             for (int i = 0; i < n; i++) headers[i] = r.ReadString();
-            return new EntryHead
+            var head = new EntryHead
             {
                 CacheKey = key,
                 Status = status,
@@ -64,6 +67,7 @@ public static class EntryHeadCodec
                 Generation = r.ReadInt64(),
                 StoredAtUnixMs = r.ReadInt64(),
             };
+            return version == 1 ? head : head with { StaleWhileRevalidateMs = r.ReadInt64(), StaleIfErrorMs = r.ReadInt64() };
         }
         catch (EndOfStreamException) { return null; }
         catch (FormatException) { return null; }

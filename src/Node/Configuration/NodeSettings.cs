@@ -23,7 +23,8 @@ public sealed class NodeSettings
         var r = new Reader(config);
         r.RejectUnknown("Node", "Name");
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
-        r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize");
+        r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize",
+            "TargetedField", "RefreshRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
@@ -52,6 +53,10 @@ public sealed class NodeSettings
             HeuristicMax = r.Duration("Cache:HeuristicMax", TimeSpan.FromDays(1)),
             HotCacheBytes = r.Size("Cache:HotCacheSize", 64L << 20, min: 0),
             HotObjectMaxBytes = r.Size("Cache:HotObjectMaxSize", 1L << 20, min: 0),
+            TargetedField = config["Cache:TargetedField"] is { } tf ? (tf.Trim().Length == 0 ? null : tf.Trim()) : CacheCluster.Caching.CacheControl.DefaultTargetField,
+            RefreshRules = r.RefreshRules("Cache:RefreshRules"),
+            ServeStaleOnErrorFor = config["Cache:ServeStaleOnErrorFor"] is null ? null : r.Duration("Cache:ServeStaleOnErrorFor", TimeSpan.Zero, allowZero: true),
+            ImmutableIgnoresRequestMaxAge = r.Bool("Cache:ImmutableIgnoresRequestMaxAge", false),
         };
         var dir = r.String("Store:Directory", "data");
         var store = new StoreSettings
@@ -271,6 +276,23 @@ public sealed class NodeSettings
             return result;
         }
 
+        /// <summary>Squid refresh_pattern lines ("regex min percent% max [options]"), each error naming its line.</summary>
+        public IReadOnlyList<CacheCluster.Caching.FreshnessRule> RefreshRules(string key)
+        {
+            // An array (appsettings.json, Cache__RefreshRules__0) or one value with one rule per line: regexes may hold commas.
+            var section = config.GetSection(key);
+            var lines = section.Value is { } single
+                ? single.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
+                : section.GetChildren().Select(c => c.Value ?? "").Where(v => v.Trim().Length > 0).ToList();
+            var rules = new List<CacheCluster.Caching.FreshnessRule>();
+            for (int i = 0; i < lines.Count; i++)
+            {
+                if (CacheCluster.Caching.FreshnessRule.TryParse(lines[i], out var rule, out var error)) { if (rule is not null) rules.Add(rule); }
+                else Error($"{key}:{i}", error);
+            }
+            return rules;
+        }
+
         public IReadOnlySet<int> Ports(string key, int[] fallback)
         {
             var items = List(key);
@@ -322,6 +344,12 @@ public sealed class CacheSettings
     /// <summary>Memory for this node's hot copies of popular entries (0 disables them).</summary>
     public required long HotCacheBytes { get; init; }
     public required long HotObjectMaxBytes { get; init; }
+    /// <summary>Targeted cache-control field obeyed instead of Cache-Control (RFC 9213); null: none.</summary>
+    public string? TargetedField { get; init; }
+    /// <summary>Operator freshness rules, Squid refresh_pattern syntax, first match wins.</summary>
+    public IReadOnlyList<CacheCluster.Caching.FreshnessRule> RefreshRules { get; init; } = [];
+    public TimeSpan? ServeStaleOnErrorFor { get; init; }
+    public bool ImmutableIgnoresRequestMaxAge { get; init; }
 }
 
 public sealed class StoreSettings

@@ -28,6 +28,10 @@ public sealed class ProxyHandler(
         MaxObjectBytes = settings.Cache.MaxObjectBytes,
         HeuristicFraction = settings.Cache.HeuristicFraction,
         HeuristicMax = settings.Cache.HeuristicMax,
+        Rules = settings.Cache.RefreshRules,
+        TargetedField = settings.Cache.TargetedField,
+        ServeStaleOnErrorFor = settings.Cache.ServeStaleOnErrorFor,
+        ImmutableIgnoresRequestMaxAge = settings.Cache.ImmutableIgnoresRequestMaxAge,
     };
     private readonly string _via = "1.1 " + settings.Proxy.ViaName;
     private readonly string _cacheName = settings.Proxy.CacheName;
@@ -68,7 +72,7 @@ public sealed class ProxyHandler(
             {
                 var h = hotEntry.Head;
                 if (HitDecision.Evaluate(FactsOf(h), DateTimeOffset.FromUnixTimeMilliseconds(h.ResponseTimeUnixMs), requestCc,
-                        IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var hotAge, out var hotTtl) != HitVerdict.Stale)
+                        IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, _rules, out var hotAge, out var hotTtl) != HitVerdict.Stale)
                 {
                     if (_proxy.DebugHeaders) AddDebugHeaders(ctx, "hot-copy");
                     if (ClientHasFreshCopy(ctx, h)) { WriteNotModified(ctx, h, hotAge, CacheStatus.Hit(_cacheName, hotTtl)); return; }
@@ -100,7 +104,7 @@ public sealed class ProxyHandler(
             {
                 var facts = FactsOf(head);
                 var verdict = HitDecision.Evaluate(facts, DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs),
-                    requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out var age, out var ttl);
+                    requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, _rules, out var age, out var ttl);
                 if (verdict != HitVerdict.Stale)
                 {
                     // 4a. Hit: deliver from the owner (or just 304 when the client's copy is current).
@@ -148,7 +152,7 @@ public sealed class ProxyHandler(
         var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
         try
         {
-            var status = await ForwardAsync(ctx, target, requestCc, fill, reason, fill is not null ? stale : null, owner);
+            var status = await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner);
             // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4).
             if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
                 await InvalidateAfterUnsafeAsync(ctx, target);
@@ -178,7 +182,10 @@ public sealed class ProxyHandler(
         TimeSpan.FromMilliseconds(head.InitialAgeMs),
         (head.Flags & EntryFlags.Heuristic) != 0,
         (head.Flags & EntryFlags.NoCache) != 0,
-        (head.Flags & EntryFlags.MustRevalidate) != 0);
+        (head.Flags & EntryFlags.MustRevalidate) != 0,
+        (head.Flags & EntryFlags.Immutable) != 0,
+        head.StaleWhileRevalidateMs >= 0 ? TimeSpan.FromMilliseconds(head.StaleWhileRevalidateMs) : null,
+        head.StaleIfErrorMs >= 0 ? TimeSpan.FromMilliseconds(head.StaleIfErrorMs) : null);
 
     // ---- Hit ------------------------------------------------------------------------------------------
 
@@ -331,7 +338,8 @@ public sealed class ProxyHandler(
     {
         var method = ctx.Request.Method;
         using var upstream = BuildUpstreamRequest(ctx, target);
-        bool revalidating = stale is not null && AddValidators(upstream, stale);
+        // A fill over a stale entry with validators is a revalidation (RFC 9111 4.3.1).
+        bool revalidating = fill is not null && stale is not null && AddValidators(upstream, stale);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         timeout.CancelAfter(_proxy.OriginTimeout);
         var requestTime = DateTimeOffset.UtcNow;
@@ -345,6 +353,7 @@ public sealed class ProxyHandler(
             if (ctx.RequestAborted.IsCancellationRequested) return 0;
             var (status, message) = OriginClient.Describe(ex, target.UpstreamUri, timedOut: ex is OperationCanceledException);
             logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
+            if (await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
             // Requests collapsed onto this fetch get the same error; nothing is cached.
             if (fill is not null) await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Error, ErrorStatus: status, ErrorMessage: message));
             await ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Forward(_cacheName, reason, null, false, null, status == 504 ? "origin-timeout" : "origin-unreachable"));
@@ -358,7 +367,10 @@ public sealed class ProxyHandler(
             var status = (int)originResponse.StatusCode;
             var declaredLength = originResponse.Content.Headers.ContentLength;
 
-            // 5a. Revalidated: the stored body is still good; refresh its head and serve it.
+            // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
+            if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+
+            // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
             if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
             {
                 var refreshed = Refreshed(stale!, endToEnd, requestTime, responseTime);
@@ -379,10 +391,10 @@ public sealed class ProxyHandler(
             FreshnessFacts facts = default;
             if (fill is not null)
             {
-                var responseCc = originResponse.Headers.NonValidated.TryGetValues(HeaderNames.CacheControl, out var ccValues)
-                    ? CacheControl.Parse(ccValues) : CacheControl.Empty;
+                // The targeted field (CDN-Cache-Control, RFC 9213) replaces Cache-Control for this cache when present.
+                var responseCc = CacheControl.ForSharedCache(endToEnd, _rules.TargetedField);
                 verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
-                    responseCc, declaredLength, requestTime, responseTime, _rules, out facts);
+                    responseCc, declaredLength, requestTime, responseTime, _rules, target.CacheKey, out facts);
                 if (verdict == StoreVerdict.Store)
                 {
                     // Followers start streaming this response as soon as it is published.
@@ -397,7 +409,9 @@ public sealed class ProxyHandler(
                         LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
                         InitialAgeMs = (long)facts.InitialAge.TotalMilliseconds,
                         Flags = (facts.Heuristic ? EntryFlags.Heuristic : 0) | (facts.NoCache ? EntryFlags.NoCache : 0)
-                                | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0),
+                                | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0) | (facts.Immutable ? EntryFlags.Immutable : 0),
+                        StaleWhileRevalidateMs = facts.StaleWhileRevalidate is { } swr ? (long)swr.TotalMilliseconds : -1,
+                        StaleIfErrorMs = facts.StaleIfError is { } sie ? (long)sie.TotalMilliseconds : -1,
                         BodyLength = declaredLength ?? -1,
                     }));
                 }
@@ -423,6 +437,22 @@ public sealed class ProxyHandler(
         }
     }
 
+    /// <summary>Serves the stale entry instead of an origin error when stale-if-error or the operator default allows it.</summary>
+    private async Task<bool> TryServeStaleOnErrorAsync(HttpContext ctx, EntryHead? stale, ICacheEntryGrain? owner, CacheControl requestCc, EntryFill? fill, int errorStatus)
+    {
+        if (stale is null || owner is null || ctx.Response.HasStarted) return false;
+        var now = DateTimeOffset.UtcNow;
+        var responseTime = DateTimeOffset.FromUnixTimeMilliseconds(stale.ResponseTimeUnixMs);
+        if (!HitDecision.CanServeOnError(FactsOf(stale), responseTime, requestCc, IsPragmaNoCache(ctx), _rules, now, out _)) return false;
+        // Followers try on their own (and may serve stale themselves); nothing new is stored.
+        if (fill is not null) await fill.PublishAsync(FillOutcome.Pass);
+        var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(stale.InitialAgeMs), responseTime, now);
+        var ttl = TimeSpan.FromMilliseconds(stale.LifetimeMs) - age;
+        logger.LogInformation("Origin failed with {Status} for {Key}; serving the stale entry ({Seconds} s stale)", errorStatus, stale.CacheKey, (long)-ttl.TotalSeconds);
+        await DeliverStoredAsync(ctx, owner, stale, age, CacheStatus.StaleOnError(_cacheName, errorStatus, ttl));
+        return true;
+    }
+
     /// <summary>Turns the upstream request into a revalidation of the stored entry (RFC 9111 4.3.1).</summary>
     private static bool AddValidators(HttpRequestMessage upstream, EntryHead stale)
     {
@@ -441,8 +471,8 @@ public sealed class ProxyHandler(
     private EntryHead Refreshed(EntryHead stale, string[] notModifiedHeaders, DateTimeOffset requestTime, DateTimeOffset responseTime)
     {
         var headers = Validators.MergeNotModified(stale.Headers, notModifiedHeaders);
-        var cc = CacheControl.Parse(HeaderPairs.GetAll(headers, HeaderNames.CacheControl));
-        var lifetime = Freshness.Lifetime(stale.Status, headers, cc, _rules, out var heuristic) ?? TimeSpan.Zero;
+        var cc = CacheControl.ForSharedCache(headers, _rules.TargetedField);
+        var lifetime = Freshness.Lifetime(stale.Status, headers, cc, _rules, stale.CacheKey, responseTime, out var heuristic) ?? TimeSpan.Zero;
         return stale with
         {
             Headers = headers,
@@ -451,7 +481,10 @@ public sealed class ProxyHandler(
             LifetimeMs = (long)lifetime.TotalMilliseconds,
             InitialAgeMs = (long)Freshness.InitialAge(headers, requestTime, responseTime).TotalMilliseconds,
             Flags = (heuristic ? EntryFlags.Heuristic : 0) | (cc.NoCache ? EntryFlags.NoCache : 0)
-                    | (cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge is not null ? EntryFlags.MustRevalidate : 0),
+                    | (cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge is not null ? EntryFlags.MustRevalidate : 0)
+                    | (cc.Immutable ? EntryFlags.Immutable : 0),
+            StaleWhileRevalidateMs = cc.StaleWhileRevalidate is long swr ? swr * 1000 : -1,
+            StaleIfErrorMs = cc.StaleIfError is long sie ? sie * 1000 : -1,
         };
     }
 
