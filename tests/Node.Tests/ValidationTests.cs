@@ -142,3 +142,36 @@ public class StaleIfErrorTests
             Assert.Equal(HttpStatusCode.BadGateway, r.StatusCode); // no stale-if-error: the error shows
     }
 }
+
+/// <summary>RFC 5861 stale-while-revalidate through a real node.</summary>
+public class StaleWhileRevalidateTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
+{
+    [Fact] // RFC 5861 3: the stale entry is served at once and refreshed in the background, once
+    public async Task A_stale_entry_is_served_while_it_is_revalidated_in_the_background()
+    {
+        var path = NodeAndOrigin.Unique("/bytes/2k?etag=s1&cc=" + Uri.EscapeDataString("max-age=3, stale-while-revalidate=60"));
+        var url = env.Origin.Url(path);
+        (await env.Client.GetAsync(url)).Dispose();
+        await Task.Delay(3600);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(async _ =>
+        {
+            using var r = await env.Client.GetAsync(url);
+            return (r.StatusCode, Status: r.CacheStatus(), Body: await r.Content.ReadAsByteArrayAsync());
+        }));
+        Assert.All(results, r =>
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Contains("stale-while-revalidate", r.Status);
+            Assert.Equal(OriginContent.Expected(path, 2048), r.Body);
+        });
+
+        // One background revalidation (If-None-Match), answered 304: the entry is fresh again.
+        for (int i = 0; i < 50 && env.Origin.RequestCount(path) < 2; i++) await Task.Delay(100);
+        await Task.Delay(200);
+        Assert.Equal(2, env.Origin.RequestCount(path));
+        Assert.Equal("\"s1\"", env.Origin.RequestsFor(path)[1].Header("If-None-Match"));
+        using var fresh = await env.Client.GetAsync(url);
+        Assert.Matches(@"^CacheCluster; hit; ttl=\d+$", fresh.CacheStatus());
+    }
+}

@@ -113,6 +113,16 @@ public sealed class ProxyHandler(
                     if (chunks is not null) hot.Add(target.CacheKey, head, chunks, ttl, lookupStarted);
                     return;
                 }
+                // 4a'. stale-while-revalidate: serve the stale entry now and revalidate in the background.
+                if (mayFill && HitDecision.CanServeWhileRevalidating(facts, DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs),
+                        requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out _))
+                {
+                    _ = Task.Run(() => RevalidateInBackgroundAsync(target, owner, head));
+                    var staleStatus = CacheStatus.StaleHit(_cacheName, ttl);
+                    if (ClientHasFreshCopy(ctx, head)) { WriteNotModified(ctx, head, age, staleStatus); return; }
+                    await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: false, staleStatus);
+                    return;
+                }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
                 stale = head;
                 if (mayFill)
@@ -190,10 +200,11 @@ public sealed class ProxyHandler(
     // ---- Hit ------------------------------------------------------------------------------------------
 
     /// <summary>Serves a hit from the owner; with <paramref name="keep"/>, returns the body's chunks for a hot copy.</summary>
-    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, LookupResult found, TimeSpan age, TimeSpan ttl, bool keep)
+    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, LookupResult found, TimeSpan age, TimeSpan ttl, bool keep,
+        string? cacheStatus = null)
     {
         var first = found.FirstChunk;
-        WriteStoredHead(ctx, head, age, CacheStatus.Hit(_cacheName, ttl));
+        WriteStoredHead(ctx, head, age, cacheStatus ?? CacheStatus.Hit(_cacheName, ttl));
         if (RangeResponder.TryPrepare(ctx.Request, head, out var range))
         {
             // Range request (RFC 9110 14): only the chunks that overlap the ranges are fetched.
@@ -398,22 +409,8 @@ public sealed class ProxyHandler(
                 if (verdict == StoreVerdict.Store)
                 {
                     // Followers start streaming this response as soon as it is published.
-                    await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Stream, new EntryHead
-                    {
-                        CacheKey = target.CacheKey,
-                        Status = status,
-                        ReasonPhrase = originResponse.ReasonPhrase,
-                        Headers = endToEnd,
-                        RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
-                        ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
-                        LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
-                        InitialAgeMs = (long)facts.InitialAge.TotalMilliseconds,
-                        Flags = (facts.Heuristic ? EntryFlags.Heuristic : 0) | (facts.NoCache ? EntryFlags.NoCache : 0)
-                                | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0) | (facts.Immutable ? EntryFlags.Immutable : 0),
-                        StaleWhileRevalidateMs = facts.StaleWhileRevalidate is { } swr ? (long)swr.TotalMilliseconds : -1,
-                        StaleIfErrorMs = facts.StaleIfError is { } sie ? (long)sie.TotalMilliseconds : -1,
-                        BodyLength = declaredLength ?? -1,
-                    }));
+                    await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Stream,
+                        NewHead(target, originResponse, endToEnd, facts, requestTime, responseTime)));
                 }
                 else
                 {
@@ -434,6 +431,83 @@ public sealed class ProxyHandler(
 
             await CopyBodyAsync(ctx, originResponse, storing ? fill : null, method);
             return status;
+        }
+    }
+
+    /// <summary>The head of a response about to be stored (its body length is final only at commit).</summary>
+    private static EntryHead NewHead(RequestTarget target, HttpResponseMessage originResponse, string[] headers, in FreshnessFacts facts,
+        DateTimeOffset requestTime, DateTimeOffset responseTime) => new()
+    {
+        CacheKey = target.CacheKey,
+        Status = (int)originResponse.StatusCode,
+        ReasonPhrase = originResponse.ReasonPhrase,
+        Headers = headers,
+        RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
+        ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
+        LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
+        InitialAgeMs = (long)facts.InitialAge.TotalMilliseconds,
+        Flags = (facts.Heuristic ? EntryFlags.Heuristic : 0) | (facts.NoCache ? EntryFlags.NoCache : 0)
+                | (facts.MustRevalidate ? EntryFlags.MustRevalidate : 0) | (facts.Immutable ? EntryFlags.Immutable : 0),
+        StaleWhileRevalidateMs = facts.StaleWhileRevalidate is { } swr ? (long)swr.TotalMilliseconds : -1,
+        StaleIfErrorMs = facts.StaleIfError is { } sie ? (long)sie.TotalMilliseconds : -1,
+        BodyLength = originResponse.Content.Headers.ContentLength ?? -1,
+    };
+
+    /// <summary>
+    /// stale-while-revalidate (RFC 5861 3): the client already got the stale entry; this fetches a fresh one
+    /// in the background. It runs as an ordinary fill, so a revalidation already under way anywhere in the
+    /// cluster makes this one a no-op, and a 304 refreshes the stored head.
+    /// </summary>
+    private async Task RevalidateInBackgroundAsync(RequestTarget target, ICacheEntryGrain owner, EntryHead stale)
+    {
+        FillTicket ticket;
+        try { ticket = await owner.BeginFillAsync(target.CacheKey); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return; }
+        if (!ticket.IsLeader) return;
+        var fill = new EntryFill(owner, ticket, _rules.MaxObjectBytes);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, target.UpstreamUri) { Version = System.Net.HttpVersion.Version11 };
+            if (target.HostOverride is not null) request.Headers.Host = target.HostOverride;
+            request.Headers.TryAddWithoutValidation(HeaderNames.Via, _via);
+            AddValidators(request, stale);
+            using var timeout = new CancellationTokenSource(_proxy.OriginTimeout);
+            var requestTime = DateTimeOffset.UtcNow;
+            using var response = await origin.SendAsync(request, timeout.Token);
+            var responseTime = DateTimeOffset.UtcNow;
+            var headers = CollectResponseHeaders(response);
+            var status = (int)response.StatusCode;
+            if (status == StatusCodes.Status304NotModified)
+            {
+                await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
+                return;
+            }
+            var verdict = StoreDecision.Decide("GET", false, CacheControl.Empty, status, headers, CacheControl.ForSharedCache(headers, _rules.TargetedField),
+                response.Content.Headers.ContentLength, requestTime, responseTime, _rules, target.CacheKey, out var facts);
+            if (verdict != StoreVerdict.Store)
+            {
+                await fill.PublishAsync(FillOutcome.Pass); // e.g. a 5xx: the stale entry stays
+                return;
+            }
+            await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Stream, NewHead(target, response, headers, facts, requestTime, responseTime)));
+            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
+            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                int n;
+                while ((n = await body.ReadAsync(buffer, timeout.Token)) > 0)
+                    if (!await fill.AddAsync(buffer.AsMemory(0, n))) return;
+            }
+            finally { ArrayPool<byte>.Shared.Return(buffer); }
+            await fill.CommitAsync();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        {
+            logger.LogInformation("Background revalidation of {Key} failed: {Message}", target.CacheKey, ex.Message);
+        }
+        finally
+        {
+            if (fill.Active) await fill.AbortAsync();
         }
     }
 
