@@ -16,6 +16,9 @@ public sealed class FreshnessRules
     /// </summary>
     public IReadOnlyList<FreshnessRule> Rules { get; init; } = [];
 
+    /// <summary>Responses with Set-Cookie: see <see cref="SetCookiePolicy"/>. A stored entry never replays Set-Cookie.</summary>
+    public SetCookiePolicy SetCookie { get; init; } = SetCookiePolicy.NoStoreUnlessPublic;
+
     /// <summary>
     /// The targeted cache-control field(s) this cache obeys instead of Cache-Control (RFC 9213 2.1): one name
     /// or a comma-separated target list in priority order. Null or empty: none. Pass it to

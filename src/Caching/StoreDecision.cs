@@ -13,6 +13,7 @@ public enum StoreVerdict
     NoFreshness,
     VaryNotSupported,
     TooLarge,
+    SetCookie,
     /// <summary>must-understand on a status whose caching rules this cache does not implement (RFC 9111 5.2.2.3).</summary>
     MustUnderstand,
 }
@@ -68,6 +69,10 @@ public static class StoreDecision
         if (requestHasAuthorization && !(responseCc.Public || responseCc.SMaxAge is not null || responseCc.MustRevalidate))
             return StoreVerdict.Authorization;
         if (HeaderPairs.Get(responseHeaders, "Vary") is not null) return StoreVerdict.VaryNotSupported;
+        // Set-Cookie: a per-user answer unless the origin says it is shareable (configurable, SetCookiePolicy).
+        if (rules.SetCookie == SetCookiePolicy.NoStoreUnlessPublic && HeaderPairs.Get(responseHeaders, "Set-Cookie") is not null
+            && !(responseCc.Public || responseCc.SMaxAge is not null))
+            return StoreVerdict.SetCookie;
         if (contentLength is long len && len > rules.MaxObjectBytes) return StoreVerdict.TooLarge;
 
         var lifetime = Freshness.LifetimeWithRule(status, responseHeaders, responseCc, rules, rule, responseTime, out var heuristic);
@@ -109,4 +114,13 @@ public static class CacheMethods
     /// <summary>Methods whose success invalidates stored responses (RFC 9111 4.4).</summary>
     public static bool IsUnsafe(string m) => !(IsGet(m) || IsHead(m) || string.Equals(m, "OPTIONS", StringComparison.OrdinalIgnoreCase)
                                                || string.Equals(m, "TRACE", StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>What to do with responses that set cookies (they are usually meant for one user).</summary>
+public enum SetCookiePolicy
+{
+    /// <summary>Default: store only when the response is explicitly shareable (public or s-maxage); stored ones keep no Set-Cookie.</summary>
+    NoStoreUnlessPublic,
+    /// <summary>Store by the usual rules, but never keep or replay Set-Cookie from the cache.</summary>
+    Strip,
 }

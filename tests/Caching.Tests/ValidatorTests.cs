@@ -53,3 +53,20 @@ public class ValidatorTests
         Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
     }
 }
+
+public class SetCookieTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory] // RFC 9111 3 leaves Set-Cookie to the cache: ours stores it only when the origin says it is shareable
+    [InlineData("max-age=60", SetCookiePolicy.NoStoreUnlessPublic, StoreVerdict.SetCookie)]
+    [InlineData("public, max-age=60", SetCookiePolicy.NoStoreUnlessPublic, StoreVerdict.Store)]
+    [InlineData("s-maxage=60", SetCookiePolicy.NoStoreUnlessPublic, StoreVerdict.Store)]
+    [InlineData("max-age=60", SetCookiePolicy.Strip, StoreVerdict.Store)]
+    public void Responses_setting_cookies(string cc, SetCookiePolicy policy, StoreVerdict expected)
+    {
+        string[] h = ["Date", HttpDate.Format(Now), "Set-Cookie", "session=abc"];
+        var rules = new FreshnessRules { SetCookie = policy };
+        Assert.Equal(expected, StoreDecision.Decide("GET", false, CacheControl.Empty, 200, h, CacheControl.Parse(cc), 10, Now, Now, rules, out _));
+    }
+}

@@ -175,3 +175,26 @@ public class StaleWhileRevalidateTests(NodeAndOrigin env) : IClassFixture<NodeAn
         Assert.Matches(@"^CacheCluster; hit; ttl=\d+$", fresh.CacheStatus());
     }
 }
+
+public class SetCookieThroughNodeTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
+{
+    [Fact]
+    public async Task Responses_that_set_cookies_are_not_shared_and_cookies_are_never_replayed()
+    {
+        var personal = NodeAndOrigin.Unique("/bytes/1k?setcookie=1");
+        for (int i = 0; i < 2; i++)
+        {
+            using var r = await env.Client.GetAsync(env.Origin.Url(personal));
+            Assert.True(r.Headers.Contains("Set-Cookie"));
+            Assert.Contains("detail=\"set-cookie\"", r.CacheStatus());
+        }
+        Assert.Equal(2, env.Origin.RequestCount(personal));
+
+        var shared = NodeAndOrigin.Unique("/bytes/1k?setcookie=1&cc=" + Uri.EscapeDataString("public, max-age=600"));
+        using (var first = await env.Client.GetAsync(env.Origin.Url(shared)))
+            Assert.True(first.Headers.Contains("Set-Cookie")); // the client that caused the fetch gets its cookie
+        using var hit = await env.Client.GetAsync(env.Origin.Url(shared));
+        Assert.Contains("hit", hit.CacheStatus());
+        Assert.False(hit.Headers.Contains("Set-Cookie")); // nobody else does
+    }
+}

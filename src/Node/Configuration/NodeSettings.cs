@@ -24,7 +24,7 @@ public sealed class NodeSettings
         r.RejectUnknown("Node", "Name");
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize",
-            "TargetedField", "RefreshRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge");
+            "TargetedField", "RefreshRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge", "SetCookie");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
@@ -57,6 +57,7 @@ public sealed class NodeSettings
             RefreshRules = r.RefreshRules("Cache:RefreshRules"),
             ServeStaleOnErrorFor = config["Cache:ServeStaleOnErrorFor"] is null ? null : r.Duration("Cache:ServeStaleOnErrorFor", TimeSpan.Zero, allowZero: true),
             ImmutableIgnoresRequestMaxAge = r.Bool("Cache:ImmutableIgnoresRequestMaxAge", false),
+            SetCookie = r.Enum("Cache:SetCookie", CacheCluster.Caching.SetCookiePolicy.NoStoreUnlessPublic),
         };
         var dir = r.String("Store:Directory", "data");
         var store = new StoreSettings
@@ -350,6 +351,7 @@ public sealed class CacheSettings
     public IReadOnlyList<CacheCluster.Caching.FreshnessRule> RefreshRules { get; init; } = [];
     public TimeSpan? ServeStaleOnErrorFor { get; init; }
     public bool ImmutableIgnoresRequestMaxAge { get; init; }
+    public CacheCluster.Caching.SetCookiePolicy SetCookie { get; init; }
 }
 
 public sealed class StoreSettings

@@ -29,6 +29,7 @@ public sealed class ProxyHandler(
         HeuristicFraction = settings.Cache.HeuristicFraction,
         HeuristicMax = settings.Cache.HeuristicMax,
         Rules = settings.Cache.RefreshRules,
+        SetCookie = settings.Cache.SetCookie,
         TargetedField = settings.Cache.TargetedField,
         ServeStaleOnErrorFor = settings.Cache.ServeStaleOnErrorFor,
         ImmutableIgnoresRequestMaxAge = settings.Cache.ImmutableIgnoresRequestMaxAge,
@@ -434,6 +435,16 @@ public sealed class ProxyHandler(
         }
     }
 
+    /// <summary>A cookie is for the client that got it from the origin: never stored, never replayed from the cache.</summary>
+    private static string[] WithoutSetCookie(string[] headers)
+    {
+        if (HeaderPairs.Get(headers, HeaderNames.SetCookie) is null) return headers;
+        var kept = new List<string>(headers.Length);
+        for (int i = 0; i + 1 < headers.Length; i += 2)
+            if (!headers[i].Equals(HeaderNames.SetCookie, StringComparison.OrdinalIgnoreCase)) { kept.Add(headers[i]); kept.Add(headers[i + 1]); }
+        return [.. kept];
+    }
+
     /// <summary>The head of a response about to be stored (its body length is final only at commit).</summary>
     private static EntryHead NewHead(RequestTarget target, HttpResponseMessage originResponse, string[] headers, in FreshnessFacts facts,
         DateTimeOffset requestTime, DateTimeOffset responseTime) => new()
@@ -441,7 +452,7 @@ public sealed class ProxyHandler(
         CacheKey = target.CacheKey,
         Status = (int)originResponse.StatusCode,
         ReasonPhrase = originResponse.ReasonPhrase,
-        Headers = headers,
+        Headers = WithoutSetCookie(headers),
         RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
         ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
         LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
@@ -638,6 +649,7 @@ public sealed class ProxyHandler(
         StoreVerdict.NoFreshness => "no-freshness",
         StoreVerdict.VaryNotSupported => "vary",
         StoreVerdict.TooLarge => "too-large",
+        StoreVerdict.SetCookie => "set-cookie",
         _ => null,
     };
 
