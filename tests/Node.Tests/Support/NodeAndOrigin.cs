@@ -33,13 +33,3 @@ public sealed class NodeAndOrigin : IAsyncLifetime
     public static string Unique(string path) =>
         path + (path.Contains('?') ? "&" : "?") + "t=" + Guid.NewGuid().ToString("N")[..12];
 }
-
-public static class ResponseExtensions
-{
-    public static string CacheStatus(this HttpResponseMessage r) =>
-        r.Headers.TryGetValues("Cache-Status", out var v) ? string.Join(", ", v) : "";
-
-    public static string? Header(this HttpResponseMessage r, string name) =>
-        r.Headers.TryGetValues(name, out var v) ? string.Join(", ", v)
-        : r.Content.Headers.TryGetValues(name, out var c) ? string.Join(", ", c) : null;
-}

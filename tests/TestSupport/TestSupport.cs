@@ -3,11 +3,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace CacheCluster.Cluster.Tests.Support;
+namespace CacheCluster.Tests.Support;
 
 /// <summary>
-/// A node run as its own OS process (the built CacheCluster.Node.dll), so it can be killed with SIGKILL.
-/// Adapted from tests/Node.Tests/Support/NodeProcess.cs: the caller chooses every port.
+/// A node run as its own OS process (the built CacheCluster.Node.dll): for kill -9, SIGTERM and exit-code tests.
 /// </summary>
 public sealed class NodeProcess : IAsyncDisposable
 {
@@ -33,6 +32,7 @@ public sealed class NodeProcess : IAsyncDisposable
     public Uri ProxyUri { get; }
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
 
     public static string NodeDll
     {
@@ -62,6 +62,28 @@ public sealed class NodeProcess : IAsyncDisposable
         return new NodeProcess(Process.Start(psi)!, name, proxyPort, siloPort);
     }
 
+    /// <summary>
+    /// Starts a single node with its own store in <paramref name="dataDir"/> on <paramref name="proxyPort"/> (free silo
+    /// and gateway ports, a fresh cluster id), and waits until its proxy port answers unless <paramref name="waitReady"/> is false.
+    /// </summary>
+    public static async Task<NodeProcess> StartAsync(string dataDir, int proxyPort, IEnumerable<string>? extraArgs = null, bool waitReady = true)
+    {
+        var ports = Ports.Free(2);
+        var node = Start($"test-node-{proxyPort}", proxyPort, ports[0],
+        [
+            $"--Proxy:Listen=127.0.0.1:{proxyPort}",
+            $"--Store:Directory={dataDir}",
+            $"--Cluster:SiloPort={ports[0]}",
+            $"--Cluster:GatewayPort={ports[1]}",
+            $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
+            $"--Node:Name=test-node-{proxyPort}",
+            "--Proxy:ViaName=test-node",
+            .. extraArgs ?? [],
+        ]);
+        if (waitReady) await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return node;
+    }
+
     /// <summary>Runs the node executable to completion (for commands such as --init-schema); returns exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout)
     {
@@ -86,6 +108,13 @@ public sealed class NodeProcess : IAsyncDisposable
             catch (SocketException) { await Task.Delay(100); }
         }
         throw new TimeoutException($"{Name} did not open its proxy port within {timeout.TotalSeconds:0} s:\n{Output}");
+    }
+
+    /// <summary>SIGTERM: what Kubernetes and systemd send; the node drains and checkpoints.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        kill.WaitForExit();
     }
 
     /// <summary>kill -9: no shutdown hooks, the silo's membership row stays Active until the others declare it dead.</summary>
@@ -113,6 +142,8 @@ public sealed class NodeProcess : IAsyncDisposable
 
 public static class Ports
 {
+    public static int Free() => Free(1)[0];
+
     /// <summary>Distinct free loopback ports (held open together while choosing, so they differ).</summary>
     public static int[] Free(int count)
     {
@@ -137,20 +168,31 @@ public static class TempDir
         Directory.CreateDirectory(dir);
         return dir;
     }
+
+    /// <summary>Total size of the files under <paramref name="dir"/> (files vanishing meanwhile count 0).</summary>
+    public static long SizeOf(string dir) =>
+        Directory.Exists(dir)
+            ? new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => { try { return f.Length; } catch (IOException) { return 0; } })
+            : 0;
 }
 
 public static class Clients
 {
-    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null) =>
+    /// <summary>An HttpClient that sends every request, even to loopback, through <paramref name="proxy"/>.</summary>
+    /// <param name="drain">false: a disposed, half-read response closes its connection (a real client abort)
+    /// instead of SocketsHttpHandler quietly reading up to 1 MiB more to reuse the connection.</param>
+    public static HttpClient ViaProxy(Uri proxy, TimeSpan? timeout = null, bool drain = true) =>
         new(new SocketsHttpHandler
         {
+            MaxResponseDrainSize = drain ? 1024 * 1024 : 0,
             Proxy = new AlwaysProxy(proxy),
             UseProxy = true,
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
         })
-        { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 
     private sealed class AlwaysProxy(Uri proxy) : IWebProxy
     {
@@ -158,7 +200,14 @@ public static class Clients
         public Uri GetProxy(Uri destination) => proxy;
         public bool IsBypassed(Uri host) => false;
     }
+}
 
+public static class ResponseExtensions
+{
     public static string CacheStatus(this HttpResponseMessage r) =>
         r.Headers.TryGetValues("Cache-Status", out var v) ? string.Join(", ", v) : "";
+
+    public static string? Header(this HttpResponseMessage r, string name) =>
+        r.Headers.TryGetValues(name, out var v) ? string.Join(", ", v)
+        : r.Content.Headers.TryGetValues(name, out var c) ? string.Join(", ", c) : null;
 }
