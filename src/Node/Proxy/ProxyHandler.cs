@@ -396,6 +396,12 @@ public sealed class ProxyHandler(
                     else await DeliverStoredAsync(ctx, owner, refreshed, age, cacheStatus);
                     return status;
                 }
+                // The entry changed (or vanished) while we revalidated it: this 304 answered our validators, not
+                // the client's, so it must not be passed on. The client is told to retry.
+                await ProxyErrors.WriteAsync(ctx, StatusCodes.Status503ServiceUnavailable,
+                    "the cached entry changed while it was being revalidated; please retry",
+                    CacheStatus.Forward(_cacheName, reason, 304, false, null, "revalidation-raced"));
+                return status;
             }
 
             // 5. Store? Decide from the response before any byte goes to the client.
