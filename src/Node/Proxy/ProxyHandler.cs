@@ -579,21 +579,17 @@ public sealed class ProxyHandler(
         };
     }
 
-    /// <summary>Serves a stored entry from its owner (after a revalidation), reading its chunks from the start.</summary>
+    /// <summary>Serves a stored entry from its owner (after a revalidation, or stale on error) as a hit is served.</summary>
     private async Task DeliverStoredAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, TimeSpan age, string cacheStatus)
     {
-        WriteStoredHead(ctx, head, age, cacheStatus);
-        ctx.Response.ContentLength = head.BodyLength;
-        if (HttpMethods.IsHead(ctx.Request.Method) || head.BodyLength == 0) return;
-        var body = ctx.Response.BodyWriter;
-        for (int i = 0; i < head.ChunkCount; i++)
+        // The same delivery as a hit (ranges, chunks fetched one ahead); only the first chunk is fetched here.
+        byte[]? first = null;
+        if (head.BodyLength > 0 && !HttpMethods.IsHead(ctx.Request.Method))
         {
-            byte[]? chunk;
-            try { chunk = (await owner.ReadChunkAsync(head.Generation, i)).Value; }
-            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
-            if (chunk is null) { ctx.Abort(); return; }
-            await body.WriteAsync(chunk, ctx.RequestAborted);
+            try { first = (await owner.ReadChunkAsync(head.Generation, 0)).Value; }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { first = null; }
         }
+        await DeliverHitAsync(ctx, owner, head, new LookupResult(head, first), age, TimeSpan.Zero, keep: false, cacheStatus);
     }
 
     /// <summary>Does the client's conditional GET/HEAD match the stored response (so a 304 answers it)?</summary>
