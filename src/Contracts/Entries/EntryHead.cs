@@ -60,12 +60,15 @@ public sealed record LookupResult(
 /// <summary>
 /// The answer to "may I fill this entry": a lease (you are the leader: fetch, publish, append, commit) or the
 /// id of the running fill to follow. Neither when filling is impossible (then fetch without storing).
+/// <see cref="EntryChanged"/>: the stored entry the caller wanted to replace has already been replaced or
+/// refreshed (by a fill that ended between its lookup and this ask): look it up again instead of fetching.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record FillTicket(
     [property: Id(0)] long FillId,
     [property: Id(1)] bool IsLeader,
-    [property: Id(2)] int ChunkBytes);
+    [property: Id(2)] int ChunkBytes,
+    [property: Id(3)] bool EntryChanged = false);
 
 public enum FillOutcomeKind
 {

@@ -21,8 +21,12 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     /// <summary>Body chunk <paramref name="index"/> of a committed generation; null when it is gone (evicted or replaced).</summary>
     Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index);
 
-    /// <summary>Asks to fetch and store a new response (e.g. the stored one is stale): a lease, or a running fill to follow.</summary>
-    Task<FillTicket> BeginFillAsync(string cacheKey);
+    /// <summary>
+    /// Asks to fetch and store a new response for the stored entry the caller saw (identified by its
+    /// <see cref="EntryHead.StoredAtUnixMs"/>; e.g. it is stale): a lease, a running fill to follow, or
+    /// <see cref="FillTicket.EntryChanged"/> when that entry was replaced or refreshed meanwhile.
+    /// </summary>
+    Task<FillTicket> BeginFillAsync(string cacheKey, long seenStoredAtUnixMs);
 
     /// <summary>The leader tells followers what the origin answered: stream it, fetch it yourselves, or fail with this error.</summary>
     Task PublishAsync(long fillId, FillOutcome outcome);

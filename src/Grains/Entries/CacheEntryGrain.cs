@@ -127,9 +127,13 @@ public sealed class CacheEntryGrain(
 
     // ---- Fills: the leader -----------------------------------------------------------------------------
 
-    public Task<FillTicket> BeginFillAsync(string cacheKey)
+    public Task<FillTicket> BeginFillAsync(string cacheKey, long seenStoredAtUnixMs)
     {
         CheckOwnership();
+        // A fill that ended between the caller's lookup and now already did what it asks for (two stale
+        // readers must not revalidate twice): send it back to the fresh entry.
+        if (_fill is null && _loaded && (_head?.StoredAtUnixMs ?? 0) != seenStoredAtUnixMs)
+            return Task.FromResult(new FillTicket(0, IsLeader: false, EntryStore.MaxChunkBytes, EntryChanged: true));
         return Task.FromResult(Ticket(cacheKey));
     }
 

@@ -84,6 +84,9 @@ public sealed class ProxyHandler(
 
             // 3b. Ask the owner (a second request for this key here also takes a hot copy).
             owner = owners.For(target.CacheKey);
+            int lookups = 0;
+        lookUp:
+            lookups++;
             var lookupStarted = DateTime.UtcNow;
             var hotNode = hot.Sighted(target.CacheKey) ? _localNode : null;
             LookupResult found;
@@ -128,8 +131,11 @@ public sealed class ProxyHandler(
                 stale = head;
                 if (mayFill)
                 {
-                    try { ticket = await owner.BeginFillAsync(target.CacheKey); }
+                    try { ticket = await owner.BeginFillAsync(target.CacheKey, head.StoredAtUnixMs); }
                     catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { ticket = null; }
+                    // Refreshed or replaced since our lookup (by a fill that just ended): look again.
+                    if (ticket is { EntryChanged: true } && lookups < 3) goto lookUp;
+                    if (ticket is { EntryChanged: true }) ticket = null;
                 }
             }
             if (requestCc.OnlyIfCached)
@@ -478,9 +484,10 @@ public sealed class ProxyHandler(
     private async Task RevalidateInBackgroundAsync(RequestTarget target, ICacheEntryGrain owner, EntryHead stale)
     {
         FillTicket ticket;
-        try { ticket = await owner.BeginFillAsync(target.CacheKey); }
+        try { ticket = await owner.BeginFillAsync(target.CacheKey, stale.StoredAtUnixMs); }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return; }
-        if (!ticket.IsLeader) return;
+        if (!ticket.IsLeader) return; // already under way, or already refreshed
+
         var fill = new EntryFill(owner, ticket, _rules.MaxObjectBytes);
         try
         {
