@@ -11,7 +11,7 @@ public enum StoreVerdict
     Authorization,
     StatusNotCacheable,
     NoFreshness,
-    VaryNotSupported,
+    VaryStar,
     TooLarge,
     SetCookie,
     /// <summary>must-understand on a status whose caching rules this cache does not implement (RFC 9111 5.2.2.3).</summary>
@@ -68,7 +68,12 @@ public static class StoreDecision
         // Authorization: only when the response explicitly allows shared storage (RFC 9111 3.5).
         if (requestHasAuthorization && !(responseCc.Public || responseCc.SMaxAge is not null || responseCc.MustRevalidate))
             return StoreVerdict.Authorization;
-        if (HeaderPairs.Get(responseHeaders, "Vary") is not null) return StoreVerdict.VaryNotSupported;
+        // Vary: * matches no later request (RFC 9111 4.1): storing it would only waste space.
+        if (HeaderPairs.Get(responseHeaders, "Vary") is not null)
+        {
+            Vary.Names(responseHeaders, out var varyStar);
+            if (varyStar) return StoreVerdict.VaryStar;
+        }
         // Set-Cookie: a per-user answer unless the origin says it is shareable (configurable, SetCookiePolicy).
         if (rules.SetCookie == SetCookiePolicy.NoStoreUnlessPublic && HeaderPairs.Get(responseHeaders, "Set-Cookie") is not null
             && !(responseCc.Public || responseCc.SMaxAge is not null))

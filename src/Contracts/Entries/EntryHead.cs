@@ -38,6 +38,8 @@ public enum EntryFlags
     NoCache = 2,
     MustRevalidate = 4,
     Immutable = 8,
+    /// <summary>Not a response: the URL's Vary marker (see <see cref="VaryMarker"/>).</summary>
+    VaryMarker = 16,
 }
 
 /// <summary>
@@ -78,6 +80,8 @@ public enum FillOutcomeKind
     Pass,
     /// <summary>The origin failed: followers answer with this status and message; nothing is cached.</summary>
     Error,
+    /// <summary>The response varies (Vary): the URL now holds a Vary marker; look it up again and follow your variant's fill.</summary>
+    Vary,
 }
 
 [GenerateSerializer, Immutable]

@@ -46,6 +46,18 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     /// </summary>
     Task<bool> RefreshFillAsync(long fillId, EntryHead refreshed);
 
+    /// <summary>
+    /// Ends a fill whose response varies: <paramref name="marker"/> (a <see cref="VaryMarker"/>) becomes the
+    /// URL's stored head, and followers are told to look up again and follow the fill of their own variant.
+    /// </summary>
+    Task<bool> CommitVaryAsync(long fillId, EntryHead marker);
+
+    /// <summary>
+    /// Records a variant key under the Vary marker of that epoch, so invalidating the URL removes it. False
+    /// when there is no such marker any more (do not store the variant) or it has <see cref="VaryMarker.MaxVariants"/>.
+    /// </summary>
+    Task<bool> RegisterVariantAsync(string epoch, string variantKey);
+
     /// <summary>Abandons a fill: nothing of it is ever served; followers mid-body are cut off.</summary>
     Task AbortFillAsync(long fillId);
 
@@ -57,6 +69,6 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     [ResponseTimeout("00:00:45")] // waits for a slow origin's next chunk, up to the fill stall limit (30 s)
     Task<FollowChunk> FollowChunkAsync(long fillId, long generation, int index);
 
-    /// <summary>Removes the stored entry; returns whether there was one.</summary>
-    Task<bool> InvalidateAsync();
+    /// <summary>Removes the stored entry (for a varying URL: its marker and every variant); returns how many entries went.</summary>
+    Task<int> InvalidateAsync();
 }

@@ -322,12 +322,63 @@ public sealed class CacheEntryGrain(
         }
     }
 
-    public async Task<bool> InvalidateAsync()
+    public async Task<int> InvalidateAsync()
     {
         if (!_loaded) await LoadAsync();
-        if (_head is null) return false;
-        await DropAsync(_head, "invalidated");
+        if (_head is not { } head) return 0;
+        // The marker goes first, so no variant registers under it while its variants are removed.
+        await DropAsync(head, "invalidated");
+        if (!VaryMarker.Is(head)) return 1;
+        var removed = await Task.WhenAll(VaryMarker.Variants(head).Select(async key =>
+        {
+            try { return await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InvalidateAsync(); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Unreachable now: the variant can never be selected again (its marker's epoch is gone).
+                logger.LogInformation("Variant of {Key} not invalidated ({Message}); it is unreachable and will age out", head.CacheKey, ex.Message);
+                return 0;
+            }
+        }));
+        return removed.Sum();
+    }
+
+    // ---- Vary (RFC 9111 4.1): the URL's marker --------------------------------------------------------
+
+    public async Task<bool> CommitVaryAsync(long fillId, EntryHead marker)
+    {
+        if (_fill is not { } fill || fill.Id != fillId || !VaryMarker.Is(marker)) return false;
+        var previous = _head;
+        var committed = marker with { BodyLength = 0, ChunkCount = 0, Generation = fill.Generation, StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
+        _head = committed;
+        _loaded = true;
+        _inlineBody = null;
+        DropHotCopies(committed.CacheKey);
+        fill.Head = committed;
+        fill.Outcome.TrySetResult(new FillOutcome(FillOutcomeKind.Vary, committed));
+        End(fill, lost: false);
+        // A marker replaced by a marker (not reached by the proxy today) must not strand the old variants.
+        if (previous is not null && VaryMarker.Is(previous))
+            foreach (var key in VaryMarker.Variants(previous))
+                _ = GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InvalidateAsync();
         return true;
+    }
+
+    public async Task<bool> RegisterVariantAsync(string epoch, string variantKey)
+    {
+        if (!_loaded) await LoadAsync();
+        if (_head is not { } marker || !VaryMarker.Is(marker) || VaryMarker.Epoch(marker) != epoch) return false;
+        if (VaryMarker.HasVariant(marker, variantKey)) return true;
+        var updated = VaryMarker.WithVariant(marker, variantKey);
+        if (VaryMarker.VariantCount(marker) >= VaryMarker.MaxVariants || VaryMarker.Size(updated) > VaryMarker.MaxChars)
+        {
+            logger.LogInformation("{Key} has {Count} variants, as many as it may; more are not cached", marker.CacheKey, VaryMarker.VariantCount(marker));
+            return false;
+        }
+        // The head changes before the write is issued, so an invalidation arriving meanwhile drops this one.
+        _head = updated;
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated));
+        return ReferenceEquals(_head, updated);
     }
 
     /// <summary>

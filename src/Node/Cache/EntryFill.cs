@@ -85,6 +85,15 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
     }
 
+    /// <summary>Ends the URL's fill with its Vary marker: followers look up again and follow their variant.</summary>
+    public async Task<bool> CommitVaryAsync(EntryHead marker)
+    {
+        if (!Active) return false;
+        Active = false;
+        try { return await owner.CommitVaryAsync(lease.FillId, marker); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
+    }
+
     public async Task AbortAsync()
     {
         if (!Active) return;

@@ -65,11 +65,20 @@ public sealed class ProxyHandler(
         ICacheEntryGrain? owner = null;
         FillTicket? ticket = null;
         EntryHead? stale = null;
+        VaryContext? varies = null;
         var reason = ForwardReason.Method;
+        var urlTarget = target;
+        int lookups = 0;
+    lookUp: // again when the entry changed under us (refreshed, or the URL turned out to vary)
+        lookups++;
         if (lookup)
         {
-            // 3a. This node's hot copy of a popular entry, if fresh enough: no owner round trip.
-            if (hot.Enabled && hot.TryGet(target.CacheKey, out var hotEntry))
+            target = urlTarget;
+            (ticket, stale, varies) = (null, null, null);
+            // 3a. This node's hot copy of a popular entry (of the request's variant, if the URL varies), if
+            //     fresh enough: no owner round trip.
+            if (hot.Enabled && hot.TryGet(target.CacheKey, out var hotEntry)
+                && (!VaryMarker.Is(hotEntry.Head) || hot.TryGet(VariantKeyFor(ctx, target.CacheKey, hotEntry.Head), out hotEntry)))
             {
                 var h = hotEntry.Head;
                 if (HitDecision.Evaluate(FactsOf(h), DateTimeOffset.FromUnixTimeMilliseconds(h.ResponseTimeUnixMs), requestCc,
@@ -84,24 +93,27 @@ public sealed class ProxyHandler(
 
             // 3b. Ask the owner (a second request for this key here also takes a hot copy).
             owner = owners.For(target.CacheKey);
-            int lookups = 0;
-        lookUp:
-            lookups++;
             var lookupStarted = DateTime.UtcNow;
             var hotNode = hot.Sighted(target.CacheKey) ? _localNode : null;
-            LookupResult found;
-            try
+            var found = await LookUpAsync(owner, target.CacheKey, mayFill, hotNode);
+            reason = ForwardReason.UriMiss;
+            // 3c. The URL varies (RFC 9111 4.1): the variant this request selects is an entry of its own.
+            if (found?.Head is { } marker && VaryMarker.Is(marker))
             {
-                found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(target.CacheKey, mayFill, hotNode), logger, "Lookup");
+                if (hotNode is not null) hot.Add(target.CacheKey, marker, [], HotEntries.MaxHold, lookupStarted);
+                varies = new VaryContext(owner, VaryMarker.Epoch(marker), VaryMarker.Names(marker));
+                target = target with { CacheKey = VariantKeyFor(ctx, target.CacheKey, marker) };
+                owner = owners.For(target.CacheKey);
+                hotNode = hot.Sighted(target.CacheKey) ? _localNode : null;
+                found = await LookUpAsync(owner, target.CacheKey, mayFill, hotNode);
+                reason = ForwardReason.VaryMiss;
             }
-            catch (Exception ex) when (OwnerCalls.IsTransient(ex))
+            if (found is null)
             {
                 // The owner is unreachable even after a retry: serve the user from the origin, uncached.
-                logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", target.CacheKey, ex.Message);
                 await ForwardAsync(ctx, target, requestCc, null, ForwardReason.Bypass);
                 return;
             }
-            reason = ForwardReason.UriMiss;
             ticket = found.Fill;
             if (_proxy.DebugHeaders) AddDebugHeaders(ctx, found.Owner);
             if (found.Head is { } head)
@@ -121,7 +133,9 @@ public sealed class ProxyHandler(
                 if (mayFill && HitDecision.CanServeWhileRevalidating(facts, DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs),
                         requestCc, IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, out _))
                 {
-                    _ = Task.Run(() => RevalidateInBackgroundAsync(target, owner, head));
+                    var background = BuildBackgroundRequest(ctx, target);
+                    var (bgTarget, bgOwner, bgVaries) = (target, owner, varies);
+                    _ = Task.Run(() => RevalidateInBackgroundAsync(background, bgTarget, bgOwner, head, bgVaries));
                     var staleStatus = CacheStatus.StaleHit(_cacheName, ttl);
                     if (ClientHasFreshCopy(ctx, head)) { WriteNotModified(ctx, head, age, staleStatus); return; }
                     await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: false, staleStatus);
@@ -161,6 +175,8 @@ public sealed class ProxyHandler(
                     await ProxyErrors.WriteAsync(ctx, outcome.ErrorStatus, outcome.ErrorMessage ?? "the origin failed",
                         CacheStatus.Forward(_cacheName, reason, null, false, null, "collapsed-error") + "; collapsed");
                     return;
+                case FillOutcomeKind.Vary when lookups < 3:
+                    goto lookUp; // the URL varies now: find (or follow the fill of) this request's variant
             }
             ticket = null; // not shareable: fetch on our own, without storing
         }
@@ -169,10 +185,7 @@ public sealed class ProxyHandler(
         var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
         try
         {
-            var status = await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner);
-            // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4).
-            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
-                await InvalidateAfterUnsafeAsync(ctx, target);
+            await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner, varies);
         }
         finally
         {
@@ -185,6 +198,79 @@ public sealed class ProxyHandler(
     {
         ctx.Response.Headers["X-Cache-Node"] = settings.NodeName;
         if (owner is not null) ctx.Response.Headers["X-Cache-Owner"] = owner;
+    }
+
+    /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry.</summary>
+    private async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
+    {
+        try
+        {
+            return await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+        }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex))
+        {
+            logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);
+            return null;
+        }
+    }
+
+    // ---- Vary (RFC 9111 4.1) --------------------------------------------------------------------------
+
+    /// <summary>A request for a varying URL: the URL's owner (holding the marker) and what the marker says.</summary>
+    private sealed record VaryContext(ICacheEntryGrain UrlOwner, string Epoch, List<string> Names);
+
+    private static string VariantKeyFor(HttpContext ctx, string urlKey, EntryHead marker) =>
+        VaryMarker.VariantKey(urlKey, VaryMarker.Epoch(marker), VaryMarker.Names(marker), name => RequestValue(ctx, name));
+
+    private static string? RequestValue(HttpContext ctx, string name) =>
+        Vary.NormalizedValue(ctx.Request.Headers[name]);
+
+    /// <summary>
+    /// Where a storable response goes when it may vary. Returns the fill to store it with (null: do not
+    /// store, with the reason), and the target whose key it is stored under.
+    /// <list type="bullet">
+    /// <item>The URL's own fill and the response varies: this is the URL's first varying response. The fill
+    /// of this request's variant begins first, then the URL's fill ends with the Vary marker, so followers
+    /// that select the same variant find that fill running and collapse onto it.</item>
+    /// <item>A variant's fill: the response must vary on the same headers (or not at all) and is registered
+    /// under the marker, so invalidating the URL removes it. If the origin changed what it varies on, the
+    /// URL's marker and variants are dropped and the next request learns anew.</item>
+    /// </list>
+    /// </summary>
+    private async Task<(EntryFill? Fill, RequestTarget Target, string? NotStored)> PlaceVariantAsync(
+        HttpContext ctx, RequestTarget target, EntryFill fill, string[] responseHeaders, VaryContext? varies)
+    {
+        var names = Vary.Names(responseHeaders, out _);
+        if (varies is null)
+        {
+            if (names.Length == 0) return (fill, target, null);
+            var epoch = VaryMarker.NewEpoch();
+            var variantKey = VaryMarker.VariantKey(target.CacheKey, epoch, names, name => RequestValue(ctx, name));
+            var variantOwner = owners.For(variantKey);
+            FillTicket ticket;
+            try { ticket = await variantOwner.BeginFillAsync(variantKey, 0); }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return (null, target, "vary-owner-unreachable"); }
+            var variantFill = ticket.IsLeader ? new EntryFill(variantOwner, ticket, _rules.MaxObjectBytes) : null;
+            var marker = VaryMarker.Create(target.CacheKey, names, epoch, variantKey, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            if (variantFill is null || !await fill.CommitVaryAsync(marker))
+            {
+                if (variantFill is not null) await variantFill.AbortAsync();
+                return (null, target, "vary-raced");
+            }
+            return (variantFill, target with { CacheKey = variantKey }, null);
+        }
+        if (names.Length > 0 && !Vary.SameNames(names, varies.Names))
+        {
+            logger.LogInformation("{Url} now varies on {Names} (was {Old}); its variants are dropped", VaryMarker.UrlKeyOf(target.CacheKey),
+                string.Join(", ", names), string.Join(", ", varies.Names));
+            try { await varies.UrlOwner.InvalidateAsync(); }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { /* its variants stay unreachable until it is */ }
+            return (null, target, "vary-changed");
+        }
+        bool registered;
+        try { registered = await varies.UrlOwner.RegisterVariantAsync(varies.Epoch, target.CacheKey); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { registered = false; }
+        return registered ? (fill, target, null) : (null, target, "vary-limit");
     }
 
     private static bool IsPragmaNoCache(HttpContext ctx)
@@ -352,7 +438,7 @@ public sealed class ProxyHandler(
     /// then served. Returns the origin's status (0 when it could not be reached).
     /// </summary>
     private async Task<int> ForwardAsync(HttpContext ctx, RequestTarget target, CacheControl requestCc, EntryFill? fill, ForwardReason reason,
-        EntryHead? stale = null, ICacheEntryGrain? owner = null)
+        EntryHead? stale = null, ICacheEntryGrain? owner = null, VaryContext? varies = null)
     {
         var method = ctx.Request.Method;
         using var upstream = BuildUpstreamRequest(ctx, target);
@@ -378,72 +464,95 @@ public sealed class ProxyHandler(
             return 0;
         }
 
-        using (originResponse)
+        // A variant's fill begun here (the URL's fill is the caller's) is never left open.
+        EntryFill? placed = null;
+        try
         {
-            var responseTime = DateTimeOffset.UtcNow;
-            var endToEnd = CollectResponseHeaders(originResponse);
-            var status = (int)originResponse.StatusCode;
-            var declaredLength = originResponse.Content.Headers.ContentLength;
+            using (originResponse)
+            {
+                var responseTime = DateTimeOffset.UtcNow;
+                var endToEnd = CollectResponseHeaders(originResponse);
+                var status = (int)originResponse.StatusCode;
+                var declaredLength = originResponse.Content.Headers.ContentLength;
+
+                // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4), before its
+            //    client hears back: whatever that client asks next must not be answered from the old entry.
+            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
+                await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
 
             // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
-            if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+                if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
 
-            // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
-            if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
-            {
-                var refreshed = Refreshed(stale!, endToEnd, requestTime, responseTime);
-                if (await fill.RefreshAsync(refreshed))
+                // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
+                if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
                 {
-                    var now = DateTimeOffset.UtcNow;
-                    var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(refreshed.InitialAgeMs), responseTime, now);
-                    var ttl = TimeSpan.FromMilliseconds(refreshed.LifetimeMs) - age;
-                    var cacheStatus = CacheStatus.Forward(_cacheName, reason, 304, true, ttl);
-                    if (ClientHasFreshCopy(ctx, refreshed)) WriteNotModified(ctx, refreshed, age, cacheStatus);
-                    else await DeliverStoredAsync(ctx, owner, refreshed, age, cacheStatus);
+                    var refreshed = Refreshed(stale!, endToEnd, requestTime, responseTime);
+                    if (await fill.RefreshAsync(refreshed))
+                    {
+                        var now = DateTimeOffset.UtcNow;
+                        var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(refreshed.InitialAgeMs), responseTime, now);
+                        var ttl = TimeSpan.FromMilliseconds(refreshed.LifetimeMs) - age;
+                        var cacheStatus = CacheStatus.Forward(_cacheName, reason, 304, true, ttl);
+                        if (ClientHasFreshCopy(ctx, refreshed)) WriteNotModified(ctx, refreshed, age, cacheStatus);
+                        else await DeliverStoredAsync(ctx, owner, refreshed, age, cacheStatus);
+                        return status;
+                    }
+                    // The entry changed (or vanished) while we revalidated it: this 304 answered our validators, not
+                    // the client's, so it must not be passed on. The client is told to retry.
+                    await ProxyErrors.WriteAsync(ctx, StatusCodes.Status503ServiceUnavailable,
+                        "the cached entry changed while it was being revalidated; please retry",
+                        CacheStatus.Forward(_cacheName, reason, 304, false, null, "revalidation-raced"));
                     return status;
                 }
-                // The entry changed (or vanished) while we revalidated it: this 304 answered our validators, not
-                // the client's, so it must not be passed on. The client is told to retry.
-                await ProxyErrors.WriteAsync(ctx, StatusCodes.Status503ServiceUnavailable,
-                    "the cached entry changed while it was being revalidated; please retry",
-                    CacheStatus.Forward(_cacheName, reason, 304, false, null, "revalidation-raced"));
+
+                // 5. Store? Decide from the response before any byte goes to the client.
+                StoreVerdict verdict = StoreVerdict.MethodNotCacheable;
+                FreshnessFacts facts = default;
+                string? notStored = null;
+                if (fill is not null)
+                {
+                    // The targeted field (CDN-Cache-Control, RFC 9213) replaces Cache-Control for this cache when present.
+                    var responseCc = CacheControl.ForSharedCache(endToEnd, _rules.TargetedField);
+                    verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
+                        responseCc, declaredLength, requestTime, responseTime, _rules, target.CacheKey, out facts);
+                    notStored = Detail(verdict);
+                    // 5'. A response that varies is stored as the variant this request selects.
+                    var storeWith = fill;
+                    if (verdict == StoreVerdict.Store)
+                    {
+                        (storeWith, target, notStored) = await PlaceVariantAsync(ctx, target, fill, endToEnd, varies);
+                        if (storeWith is not null && !ReferenceEquals(storeWith, fill)) placed = fill = storeWith;
+                    }
+                    if (storeWith is not null && notStored is null)
+                    {
+                        // Followers start streaming this response as soon as it is published.
+                        await storeWith.PublishAsync(new FillOutcome(FillOutcomeKind.Stream,
+                            NewHead(target, originResponse, endToEnd, facts, requestTime, responseTime)));
+                    }
+                    else
+                    {
+                        await fill.PublishAsync(FillOutcome.Pass);
+                    }
+                }
+                bool storing = fill is { Active: true };
+
+                // 6. Deliver: status and headers now, body streamed (and stored chunk by chunk).
+                var response = ctx.Response;
+                response.StatusCode = status;
+                if (originResponse.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
+                for (int i = 0; i + 1 < endToEnd.Length; i += 2) response.Headers.Append(endToEnd[i], endToEnd[i + 1]);
+                if (declaredLength is long length) response.ContentLength = length;
+                response.Headers.Append(HeaderNames.Via, _via);
+                response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, storing,
+                    storing ? facts.Lifetime - facts.InitialAge : null, !storing && fill is not null ? notStored : null));
+
+                await CopyBodyAsync(ctx, originResponse, storing ? fill : null, method);
                 return status;
             }
-
-            // 5. Store? Decide from the response before any byte goes to the client.
-            StoreVerdict verdict = StoreVerdict.MethodNotCacheable;
-            FreshnessFacts facts = default;
-            if (fill is not null)
-            {
-                // The targeted field (CDN-Cache-Control, RFC 9213) replaces Cache-Control for this cache when present.
-                var responseCc = CacheControl.ForSharedCache(endToEnd, _rules.TargetedField);
-                verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
-                    responseCc, declaredLength, requestTime, responseTime, _rules, target.CacheKey, out facts);
-                if (verdict == StoreVerdict.Store)
-                {
-                    // Followers start streaming this response as soon as it is published.
-                    await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Stream,
-                        NewHead(target, originResponse, endToEnd, facts, requestTime, responseTime)));
-                }
-                else
-                {
-                    await fill.PublishAsync(FillOutcome.Pass);
-                }
-            }
-            bool storing = fill is { Active: true };
-
-            // 6. Deliver: status and headers now, body streamed (and stored chunk by chunk).
-            var response = ctx.Response;
-            response.StatusCode = status;
-            if (originResponse.ReasonPhrase is { } phrase) ctx.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = phrase;
-            for (int i = 0; i + 1 < endToEnd.Length; i += 2) response.Headers.Append(endToEnd[i], endToEnd[i + 1]);
-            if (declaredLength is long length) response.ContentLength = length;
-            response.Headers.Append(HeaderNames.Via, _via);
-            response.Headers.Append("Cache-Status", CacheStatus.Forward(_cacheName, reason, status, storing,
-                storing ? facts.Lifetime - facts.InitialAge : null, !storing && fill is not null ? Detail(verdict) : null));
-
-            await CopyBodyAsync(ctx, originResponse, storing ? fill : null, method);
-            return status;
+        }
+        finally
+        {
+            if (placed is { Active: true }) await placed.AbortAsync();
         }
     }
 
@@ -481,8 +590,10 @@ public sealed class ProxyHandler(
     /// in the background. It runs as an ordinary fill, so a revalidation already under way anywhere in the
     /// cluster makes this one a no-op, and a 304 refreshes the stored head.
     /// </summary>
-    private async Task RevalidateInBackgroundAsync(RequestTarget target, ICacheEntryGrain owner, EntryHead stale)
+    private async Task RevalidateInBackgroundAsync(HttpRequestMessage request, RequestTarget target, ICacheEntryGrain owner, EntryHead stale,
+        VaryContext? varies)
     {
+        using var upstream = request;
         FillTicket ticket;
         try { ticket = await owner.BeginFillAsync(target.CacheKey, stale.StoredAtUnixMs); }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return; }
@@ -491,9 +602,6 @@ public sealed class ProxyHandler(
         var fill = new EntryFill(owner, ticket, _rules.MaxObjectBytes);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, target.UpstreamUri) { Version = System.Net.HttpVersion.Version11 };
-            if (target.HostOverride is not null) request.Headers.Host = target.HostOverride;
-            request.Headers.TryAddWithoutValidation(HeaderNames.Via, _via);
             AddValidators(request, stale);
             using var timeout = new CancellationTokenSource(_proxy.OriginTimeout);
             var requestTime = DateTimeOffset.UtcNow;
@@ -506,9 +614,12 @@ public sealed class ProxyHandler(
                 await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
                 return;
             }
-            var verdict = StoreDecision.Decide("GET", false, CacheControl.Empty, status, headers, CacheControl.ForSharedCache(headers, _rules.TargetedField),
+            var verdict = StoreDecision.Decide("GET", request.Headers.Authorization is not null, CacheControl.Empty, status, headers, CacheControl.ForSharedCache(headers, _rules.TargetedField),
                 response.Content.Headers.ContentLength, requestTime, responseTime, _rules, target.CacheKey, out var facts);
-            if (verdict != StoreVerdict.Store)
+            // A changed Vary is left to the next foreground fetch, which re-places the URL's variants.
+            var names = Vary.Names(headers, out _);
+            bool varyChanged = varies is null ? names.Length > 0 : names.Length > 0 && !Vary.SameNames(names, varies.Names);
+            if (verdict != StoreVerdict.Store || varyChanged)
             {
                 await fill.PublishAsync(FillOutcome.Pass); // e.g. a 5xx: the stale entry stays
                 return;
@@ -625,13 +736,13 @@ public sealed class ProxyHandler(
     /// After a successful POST/PUT/DELETE/PATCH, the target URL and the same-origin URLs in Location and
     /// Content-Location are invalidated (RFC 9111 4.4), cluster-wide through their owners.
     /// </summary>
-    private async Task InvalidateAfterUnsafeAsync(HttpContext ctx, RequestTarget target)
+    private async Task InvalidateAfterUnsafeAsync(HttpContext ctx, RequestTarget target, string[] responseHeaders)
     {
         var keys = new List<string> { target.CacheKey };
         foreach (var name in new[] { HeaderNames.Location, HeaderNames.ContentLocation })
         {
-            var value = ctx.Response.Headers[name].ToString();
-            if (value.Length == 0) continue;
+            var value = HeaderPairs.Get(responseHeaders, name);
+            if (string.IsNullOrEmpty(value)) continue;
             var publicUri = new Uri(target.CacheKey);
             if (!Uri.TryCreate(publicUri, value, out var resolved)) continue;
             if (resolved.Scheme != publicUri.Scheme || !string.Equals(resolved.Authority, publicUri.Authority, StringComparison.OrdinalIgnoreCase)) continue;
@@ -656,7 +767,7 @@ public sealed class ProxyHandler(
         StoreVerdict.Authorization => "authorization",
         StoreVerdict.StatusNotCacheable => "status",
         StoreVerdict.NoFreshness => "no-freshness",
-        StoreVerdict.VaryNotSupported => "vary",
+        StoreVerdict.VaryStar => "vary-star",
         StoreVerdict.TooLarge => "too-large",
         StoreVerdict.SetCookie => "set-cookie",
         _ => null,
@@ -729,6 +840,21 @@ public sealed class ProxyHandler(
     }
 
     // ---- Request / response header handling --------------------------------------------------------
+
+    /// <summary>
+    /// The request a background revalidation sends: the client's GET (same end-to-end headers, so the
+    /// origin selects the same variant) without a body and without the client's conditionals and ranges.
+    /// Built before the client's request ends, since its headers go with it.
+    /// </summary>
+    private HttpRequestMessage BuildBackgroundRequest(HttpContext ctx, RequestTarget target)
+    {
+        var message = BuildUpstreamRequest(ctx, target);
+        message.Content = null;
+        foreach (var name in (string[])[HeaderNames.IfNoneMatch, HeaderNames.IfModifiedSince, HeaderNames.IfMatch, HeaderNames.IfUnmodifiedSince,
+                     HeaderNames.IfRange, HeaderNames.Range])
+            message.Headers.Remove(name);
+        return message;
+    }
 
     private HttpRequestMessage BuildUpstreamRequest(HttpContext ctx, RequestTarget target)
     {
