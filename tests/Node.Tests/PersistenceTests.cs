@@ -37,6 +37,38 @@ public class PersistenceTests : IAsyncLifetime
         }
     }
 
+    [Fact] // the Vary marker and its variants are entries like any other: a restart keeps them
+    public async Task A_restarted_node_still_serves_each_variant_of_a_varying_url()
+    {
+        var dataDir = TempDir.Create("restart-vary");
+        var path = NodeAndOrigin.Unique("/bytes/2k?vary=Accept-Language");
+        static HttpRequestMessage Get(Uri url, string language)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("Accept-Language", language);
+            return request;
+        }
+
+        await using (var node = await TestNode.StartAsync(dataDir))
+        {
+            using var client = node.CreateClient();
+            foreach (var language in new[] { "en", "de" })
+                (await client.SendAsync(Get(_origin.Url(path), language))).Dispose();
+        }
+
+        await using (var node = await TestNode.StartAsync(dataDir))
+        {
+            using var client = node.CreateClient();
+            foreach (var language in new[] { "en", "de" })
+            {
+                using var r = await client.SendAsync(Get(_origin.Url(path), language));
+                Assert.Contains("hit", r.CacheStatus());
+                Assert.Equal("Accept-Language=" + language, r.Headers.GetValues("X-Origin-Vary-Value").Single());
+            }
+            Assert.Equal(2, _origin.RequestCount(path));
+        }
+    }
+
     [Fact]
     public async Task After_kill_9_checkpointed_entries_are_hits_and_nothing_is_corrupt()
     {
