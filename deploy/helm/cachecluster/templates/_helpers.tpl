@@ -16,8 +16,15 @@
 {{- end }}
 
 {{- define "cachecluster.labels" -}}
+{{ include "cachecluster.commonLabels" . }}
+app.kubernetes.io/component: node
+{{- end }}
+
+{{/* Labels shared by every object of the release, without the component. */}}
+{{- define "cachecluster.commonLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-{{ include "cachecluster.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "cachecluster.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
