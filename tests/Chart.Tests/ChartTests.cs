@@ -187,6 +187,10 @@ public class ChartTests
         Assert.Equal(["campus.example", "intranet.example"], settings.Pac.BypassDomains);
         Assert.Equal(2, settings.Pac.BypassNetworks.Count);
         Assert.Equal("LoadBalancer", m.Single("Service", "site-b").Path("spec").Str("type"));
+        Assert.Equal("proxy.site-a.campus.example:3128", settings.Upstream.Parents.Single().Name);
+        Assert.Equal(["campus.example"], settings.Upstream.AlwaysDirectDomains);
+        Assert.Single(settings.Upstream.AlwaysDirectNetworks);
+        Assert.False(settings.Upstream.DirectFallback);
     }
 
     [Fact]
