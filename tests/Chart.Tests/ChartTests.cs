@@ -191,6 +191,7 @@ public class ChartTests
         Assert.Equal(["campus.example"], settings.Upstream.AlwaysDirectDomains);
         Assert.Single(settings.Upstream.AlwaysDirectNetworks);
         Assert.False(settings.Upstream.DirectFallback);
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.Upstream.HealthCheckInterval);
     }
 
     [Fact]
