@@ -17,6 +17,8 @@ public sealed class NodeSettings
     public required CacheSettings Cache { get; init; }
     public required StoreSettings Store { get; init; }
     public required ClusterSettings Cluster { get; init; }
+    public CacheCluster.Node.Pac.PacSettings Pac { get; init; } = new();
+    public CacheCluster.Node.Upstream.UpstreamSettings Upstream { get; init; } = new();
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -94,8 +96,15 @@ public sealed class NodeSettings
             if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
                 r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
 
+        // Browser auto-configuration (src/Node/Pac).
+        r.RejectUnknown("Pac", CacheCluster.Node.Pac.PacSettings.Keys);
+        var pac = CacheCluster.Node.Pac.PacSettings.Read(config, r.Error);
+        // Parent proxies (src/Node/Upstream).
+        r.RejectUnknown("Upstream", CacheCluster.Node.Upstream.UpstreamSettings.Keys);
+        var upstream = CacheCluster.Node.Upstream.UpstreamSettings.Read(config, r.Error);
+
         r.ThrowIfErrors();
-        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster };
+        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Pac = pac, Upstream = upstream };
     }
 
     /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>

@@ -29,6 +29,7 @@ public static class NodeHost
         builder.Services.AddSingleton<OriginClient>();
         builder.Services.AddSingleton<ConnectTunnel>();
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
@@ -79,7 +80,9 @@ public static class NodeHost
 
         var app = builder.Build();
         var handler = app.Services.GetRequiredService<ProxyHandler>();
-        app.Run(handler.HandleAsync);
+        // /proxy.pac and /wpad.dat (origin-form requests only) are answered before the proxy sees them.
+        var pac = app.Services.GetRequiredService<CacheCluster.Node.Pac.PacEndpoint>();
+        app.Run(ctx => pac.Matches(ctx) ? pac.ServeAsync(ctx) : handler.HandleAsync(ctx));
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node");

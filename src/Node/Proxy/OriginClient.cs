@@ -12,9 +12,13 @@ namespace CacheCluster.Node.Proxy;
 public sealed class OriginClient : IDisposable
 {
     private readonly HttpMessageInvoker _invoker;
+    private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
 
-    public OriginClient(NodeSettings settings)
+    public OriginClient(NodeSettings settings, ILoggerFactory loggers)
     {
+        // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
+        if (settings.Upstream.Parents.Count > 0)
+            _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
         var handler = new SocketsHttpHandler
         {
             UseProxy = false,
@@ -31,7 +35,7 @@ public sealed class OriginClient : IDisposable
     }
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
-        _invoker.SendAsync(request, ct);
+        _parents is null ? _invoker.SendAsync(request, ct) : _parents.SendAsync(request, _invoker, ct);
 
     /// <summary>Maps a failure to reach the origin to the status and sentence the client sees.</summary>
     public static (int Status, string Message) Describe(Exception ex, Uri target, bool timedOut)
@@ -62,5 +66,9 @@ public sealed class OriginClient : IDisposable
         return (502, $"the origin {where} failed: {ex.Message}");
     }
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _parents?.Dispose();
+        _invoker.Dispose();
+    }
 }
