@@ -17,6 +17,8 @@ public sealed class NodeSettings
     public required CacheSettings Cache { get; init; }
     public required StoreSettings Store { get; init; }
     public required ClusterSettings Cluster { get; init; }
+    /// <summary>Access rules, proxy auth, privacy, limits and the SSRF guard (src/Node/Policy).</summary>
+    public CacheCluster.Node.Policy.PolicySettings Policy { get; init; } = new();
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -94,12 +96,14 @@ public sealed class NodeSettings
             if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
                 r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
 
+        var policy = CacheCluster.Node.Policy.PolicySettings.Load(r, config, contentRoot);
+
         r.ThrowIfErrors();
-        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster };
+        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Policy = policy };
     }
 
     /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>
-    private sealed class Reader(IConfiguration config)
+    internal sealed class Reader(IConfiguration config)
     {
         private readonly List<string> _errors = [];
 
@@ -254,7 +258,7 @@ public sealed class NodeSettings
         }
 
         /// <summary>A list given either as one comma-separated value or as array children (Key:0, Key:1, …).</summary>
-        private List<string>? List(string key)
+        internal List<string>? List(string key)
         {
             var section = config.GetSection(key);
             if (section.Value is { } single)

@@ -30,6 +30,7 @@ public static class NodeHost
         builder.Services.AddSingleton<ConnectTunnel>();
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
+        CacheCluster.Node.Policy.PolicyServices.Add(builder.Services, settings);
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
@@ -40,8 +41,10 @@ public static class NodeHost
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MinResponseDataRate = null;
+            CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
+            var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
-                kestrel.Listen(endpoint, listen => listen.Use(ConnectTunnel.Remember));
+                kestrel.Listen(endpoint, listen => listen.Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
         });
 
         builder.UseOrleans(silo =>
@@ -79,6 +82,7 @@ public static class NodeHost
 
         var app = builder.Build();
         var handler = app.Services.GetRequiredService<ProxyHandler>();
+        CacheCluster.Node.Policy.PolicyServices.Use(app); // check policy: loop, strict parsing, limits, auth, access rules
         app.Run(handler.HandleAsync);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -13,7 +13,7 @@ public sealed class OriginClient : IDisposable
 {
     private readonly HttpMessageInvoker _invoker;
 
-    public OriginClient(NodeSettings settings)
+    public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard)
     {
         var handler = new SocketsHttpHandler
         {
@@ -26,6 +26,9 @@ public sealed class OriginClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            // The SSRF guard checks the addresses the origin's name resolves to, at every new connection.
+            ConnectCallback = async (context, ct) =>
+                new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true),
         };
         _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
@@ -40,6 +43,7 @@ public sealed class OriginClient : IDisposable
         if (timedOut) return (504, $"the origin {where} did not answer in time");
         for (var e = ex; e is not null; e = e.InnerException)
         {
+            if (e is CacheCluster.Node.Guard.DestinationRefusedException refused) return (403, refused.Message);
             if (e is SocketException se)
             {
                 return se.SocketErrorCode switch
