@@ -112,22 +112,26 @@ public sealed class RequestAdmission(
 
     private Task Refuse(HttpContext ctx, int status, string message, string detail)
     {
-        ctx.Response.Headers.Connection = "close";
+        WithHeader(ctx, "Connection", "close");
         return ProxyErrors.WriteAsync(ctx, status, message, CacheCluster.Caching.CacheStatus.Local(_cacheName, detail));
     }
 
     private Task Challenge(HttpContext ctx, string message)
     {
-        ctx.Response.Headers["Proxy-Authenticate"] = auth.Challenge;
+        WithHeader(ctx, "Proxy-Authenticate", auth.Challenge);
         return ProxyErrors.WriteAsync(ctx, StatusCodes.Status407ProxyAuthenticationRequired, message,
             CacheCluster.Caching.CacheStatus.Local(_cacheName, "auth"));
     }
 
     private Task TooMany(HttpContext ctx, int retryAfter, string message)
     {
-        ctx.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        WithHeader(ctx, "Retry-After", retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return ProxyErrors.WriteAsync(ctx, StatusCodes.Status429TooManyRequests, message, CacheCluster.Caching.CacheStatus.Local(_cacheName, "rate-limited"));
     }
+
+    /// <summary>A header on the error response (ProxyErrors clears the headers before writing, so add it as the response starts).</summary>
+    private static void WithHeader(HttpContext ctx, string name, string value) =>
+        ctx.Response.OnStarting(() => { ctx.Response.Headers[name] = value; return Task.CompletedTask; });
 
     private static string RawTarget(HttpContext ctx) => ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
 

@@ -19,8 +19,9 @@ public sealed class UpstreamHeaders(NodeSettings settings)
     {
         foreach (var name in _privacy.StripRequestHeaders)
         {
-            message.Headers.Remove(name);
-            message.Content?.Headers.Remove(name);
+            // NonValidated lookups first: Remove throws for a name that belongs to the other collection.
+            if (message.Headers.NonValidated.Contains(name)) message.Headers.Remove(name);
+            if (message.Content is { } content && content.Headers.NonValidated.Contains(name)) content.Headers.Remove(name);
         }
         if (_privacy.Via) message.Headers.TryAddWithoutValidation("Via", _via);
 
