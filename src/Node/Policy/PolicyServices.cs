@@ -11,6 +11,7 @@ public static class PolicyServices
 {
     public static void Add(IServiceCollection services, NodeSettings settings)
     {
+        CacheCluster.Node.Hardening.StrictRequest.RejectBareLineFeeds();
         services.AddSingleton<HostResolver>();
         services.AddSingleton<DestinationGuard>();
         services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>()));

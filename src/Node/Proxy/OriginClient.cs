@@ -44,6 +44,8 @@ public sealed class OriginClient : IDisposable
         for (var e = ex; e is not null; e = e.InnerException)
         {
             if (e is CacheCluster.Node.Guard.DestinationRefusedException refused) return (403, refused.Message);
+            // The client's own request body was malformed (e.g. a bad chunk): its fault, not the origin's.
+            if (e is Microsoft.AspNetCore.Http.BadHttpRequestException bad) return (bad.StatusCode, $"the request body is malformed: {bad.Message}");
             if (e is SocketException se)
             {
                 return se.SocketErrorCode switch
