@@ -28,7 +28,7 @@ public sealed class PolicyNode : IAsyncLifetime
         Origin = await OriginServer.StartAsync();
         var dir = TempDir.Create("policy");
         Htpasswd = Path.Combine(dir, "htpasswd");
-        File.WriteAllText(Htpasswd, $"# users\nalice:{Hash("alice-pw")}\nbob:{Hash("bob-pw")}\nmd5user:$apr1$abc$def\n");
+        File.WriteAllText(Htpasswd, $"# users\nalice:{Hash("alice-pw")}\nbob:{Hash("bob-pw")}\ndave:{Hash("dave-pw")}\nmd5user:$apr1$abc$def\n");
         var hosts = Path.Combine(dir, "hosts");
         File.WriteAllText(hosts, "127.0.0.1 allowed.test www.games.test\n169.254.169.254 metadata.test  # cloud metadata\n10.1.2.3 intranet.test\nfe80::1 linklocal6.test\n");
         Node = await TestNode.StartAsync(settings: new Dictionary<string, string?>
@@ -46,6 +46,8 @@ public sealed class PolicyNode : IAsyncLifetime
             ["Privacy:XForwardedFor"] = "Truncate",
             ["Privacy:StripRequestHeaders"] = "X-Client-Id,From",
             ["Privacy:Via"] = "false",
+            ["Limits:UserRequestsPerSecond"] = "20",
+            ["Limits:UserBurst"] = "20",
             ["Proxy:OriginTimeout"] = "5s",
             ["Proxy:ConnectTimeout"] = "3s",
         });
@@ -221,6 +223,23 @@ public class PolicyTests(PolicyNode env) : IClassFixture<PolicyNode>
         Assert.False(seen.HasHeader("From"));
         Assert.False(seen.HasHeader("Via"));
         Assert.Equal("yes", seen.Header("X-Kept"));
+    }
+
+    [Fact]
+    public async Task A_user_over_their_request_rate_gets_429()
+    {
+        using var dave = env.Client("dave", "dave-pw");
+        var tasks = Enumerable.Range(0, 100).Select(async _ =>
+        {
+            using var r = await dave.GetAsync(Url("allowed.test", "/status/204"));
+            return (r.StatusCode, r.Headers.RetryAfter?.Delta, await r.Content.ReadAsStringAsync());
+        });
+        var results = await Task.WhenAll(tasks);
+        Assert.Contains(results, r => r.StatusCode == HttpStatusCode.NoContent);
+        var limited = results.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.NotEmpty(limited);
+        Assert.All(limited, r => Assert.Contains("too many requests for user 'dave'", r.Item3));
+        Assert.All(limited, r => Assert.True(r.Delta >= TimeSpan.FromSeconds(1)));
     }
 
     [Fact]

@@ -9,6 +9,8 @@ public sealed class AccessRuleSet
     public required long Version { get; init; }
     public required DateTimeOffset LoadedAt { get; init; }
     public bool UsesUsers { get; init; }
+    /// <summary>Some rule looks at the time of day or week (otherwise the clock is not read per request).</summary>
+    public bool UsesTime { get; init; }
 
     /// <summary>Rules in force when none are configured: local and private-range clients only.</summary>
     public static readonly IReadOnlyList<string> DefaultLines =
@@ -50,6 +52,7 @@ public sealed class AccessRuleSet
         {
             Rules = rules, Lines = [.. lines], Version = version, LoadedAt = DateTimeOffset.UtcNow,
             UsesUsers = rules.Any(r => r.NeedsUser),
+            UsesTime = rules.Any(r => r.Conditions.Any(c => c is TimeCondition or DaysCondition)),
         };
     }
 }

@@ -45,6 +45,13 @@ public sealed class RequestAdmission(
             return;
         }
 
+        // A declared body over Limits:MaxRequestBodySize is refused before any upstream connection is made.
+        if (request.ContentLength is long declared && ctx.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is long max && declared > max)
+        {
+            await Refuse(ctx, StatusCodes.Status413PayloadTooLarge, $"the request body ({declared} bytes) is larger than this proxy accepts ({max} bytes)", "too-large");
+            return;
+        }
+
         // 3. Per-client request rate.
         if (limits.TryClientRequest(client) is int wait)
         {
@@ -65,8 +72,9 @@ public sealed class RequestAdmission(
 
         // 5. Access rules, first match wins.
         var (host, port) = Destination(ctx);
-        var facts = new AccessRequest(client, host, port, request.Method, UrlOf(ctx, host, port), user, groups, DateTime.Now);
         var rules = policy.Current;
+        var facts = new AccessRequest(client, host, port, request.Method, UrlOf(ctx, host, port), user, groups,
+            rules.UsesTime ? DateTime.Now : default);
         var decision = rules.Evaluate(facts);
         if (decision.Verdict == AccessVerdict.Challenge)
         {
