@@ -9,6 +9,8 @@ public sealed class AccessRuleSet
     public required long Version { get; init; }
     public required DateTimeOffset LoadedAt { get; init; }
     public bool UsesUsers { get; init; }
+    /// <summary>Some rule looks at the destination host, port or URL (otherwise they are not worked out per request).</summary>
+    public bool UsesDestination { get; init; }
     /// <summary>Some rule looks at the time of day or week (otherwise the clock is not read per request).</summary>
     public bool UsesTime { get; init; }
 
@@ -52,6 +54,7 @@ public sealed class AccessRuleSet
         {
             Rules = rules, Lines = [.. lines], Version = version, LoadedAt = DateTimeOffset.UtcNow,
             UsesUsers = rules.Any(r => r.NeedsUser),
+            UsesDestination = rules.Any(r => r.Conditions.Any(c => c is DomainCondition or PortCondition or UrlCondition)),
             UsesTime = rules.Any(r => r.Conditions.Any(c => c is TimeCondition or DaysCondition)),
         };
     }

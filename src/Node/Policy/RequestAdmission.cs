@@ -71,9 +71,9 @@ public sealed class RequestAdmission(
         var groups = auth.GroupsOf(user);
 
         // 5. Access rules, first match wins.
-        var (host, port) = Destination(ctx);
         var rules = policy.Current;
-        var facts = new AccessRequest(client, host, port, request.Method, UrlOf(ctx, host, port), user, groups,
+        var (host, port) = rules.UsesDestination ? Destination(ctx) : ("", 0);
+        var facts = new AccessRequest(client, host, port, request.Method, rules.UsesDestination ? UrlOf(ctx, host, port) : "", user, groups,
             rules.UsesTime ? DateTime.Now : default);
         var decision = rules.Evaluate(facts);
         if (decision.Verdict == AccessVerdict.Challenge)
@@ -84,7 +84,7 @@ public sealed class RequestAdmission(
         if (!decision.Allowed)
         {
             logger.LogWarning("Denied {Client}{User} {Method} {Url} by access rule '{Rule}' (#{Index}){Note}",
-                client, user is null ? "" : $" ({user})", request.Method, facts.Url, decision.RuleName, decision.RuleIndex,
+                client, user is null ? "" : $" ({user})", request.Method, facts.Url.Length > 0 ? facts.Url : RawTarget(ctx), decision.RuleName, decision.RuleIndex,
                 decision.Note is null ? "" : $": {decision.Note}");
             await Refuse(ctx, StatusCodes.Status403Forbidden,
                 $"access denied by rule '{decision.RuleName}'" + (decision.Note is null ? "" : $" ({decision.Note})"), "denied");
@@ -113,10 +113,17 @@ public sealed class RequestAdmission(
             }
             ctx.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], "ProxyBasic"));
         }
-        ctx.Features.Set<IProxyUserFeature>(new ProxyUserFeature(user, groups, decision.RuleName));
+        ctx.Features.Set<IProxyUserFeature>(user is null ? Anonymous(decision.RuleName) : new ProxyUserFeature(user, groups, decision.RuleName));
         try { await next(ctx); }
         finally { slot?.Dispose(); }
     }
+
+    // Anonymous requests share one feature object per admitting rule: nothing allocated per request.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ProxyUserFeature> _anonymous = new(StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> NoGroups = new HashSet<string>();
+
+    private ProxyUserFeature Anonymous(string rule) => _anonymous.TryGetValue(rule, out var f) ? f
+        : _anonymous.Count < 10_000 ? _anonymous.GetOrAdd(rule, r => new ProxyUserFeature(null, NoGroups, r)) : new ProxyUserFeature(null, NoGroups, rule);
 
     private Task Refuse(HttpContext ctx, int status, string message, string detail)
     {
