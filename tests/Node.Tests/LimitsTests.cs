@@ -15,8 +15,13 @@ public sealed class LimitedNode : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Origin = await OriginServer.StartAsync();
+        var htpasswd = Path.Combine(TempDir.Create("limits"), "htpasswd");
+        File.WriteAllText(htpasswd, $"erin:{PolicyNode.Hash("erin-pw")}\n");
         Node = await TestNode.StartAsync(settings: new Dictionary<string, string?>
         {
+            ["Auth:HtpasswdFile"] = htpasswd,
+            ["Auth:Required"] = "false",
+            ["Limits:UserConcurrentRequests"] = "2",
             ["Guard:AllowLoopback"] = "false", // the default (TestNode allows loopback for the other tests)
             ["Guard:AllowNetworks"] = $"127.0.0.2/32",
             ["Limits:ClientRequestsPerSecond"] = "2",
@@ -69,6 +74,18 @@ public class LimitsTests(LimitedNode env) : IClassFixture<LimitedNode>
         var (status, head) = await RawHttp.SendAsync(env.Node.ProxyPort, $"GET {path} HTTP/1.1\r\nHost: www.site.test\r\nConnection: close\r\n\r\n");
         Assert.True(status == 200, head);
         Assert.Equal(1, env.Origin.RequestCount(path));
+    }
+
+    [Fact]
+    public async Task A_user_cannot_have_more_requests_in_flight_than_allowed()
+    {
+        await WaitForBudgetAsync();
+        var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes("erin:erin-pw"));
+        // Three slow requests at once (within the client's burst of 4 and its 3 connections); two may be in flight for erin.
+        var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => RawHttp.SendAsync(env.Node.ProxyPort,
+            $"GET /status/204?delay=1500&i={i}&t={Guid.NewGuid():N} HTTP/1.1\r\nHost: www.site.test\r\nProxy-Authorization: Basic {auth}\r\nConnection: close\r\n\r\n")));
+        Assert.True(results.Count(r => r.Status == 204) == 2, string.Join("\n----\n", results.Select(r => r.Head)));
+        Assert.True(results.Count(r => r.Status == 429 && r.Head.Contains("too many concurrent requests for user 'erin'")) == 1, string.Join("\n----\n", results.Select(r => r.Head)));
     }
 
     [Fact]

@@ -28,5 +28,17 @@ public static class PolicyServices
         guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port));
         var admission = app.Services.GetRequiredService<RequestAdmission>();
         app.Use(admission.InvokeAsync);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var s = app.Services.GetRequiredService<NodeSettings>().Policy;
+            var rules = app.Services.GetRequiredService<AccessPolicy>().Current;
+            var auth = app.Services.GetRequiredService<ProxyAuthenticator>();
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node.Policy").LogInformation(
+                "Policy: {Rules} access rule(s) ({Names}); proxy auth {Auth}; loopback destinations {Loopback}, private {Private}; X-Forwarded-For {Xff}, Via {Via}",
+                rules.Rules.Count, string.Join(", ", rules.Rules.Select(r => r.Name)),
+                auth.Enabled ? (auth.Required ? "required" : "on demand") + $" ({s.Auth.HtpasswdFile})" : "off",
+                s.Guard.AllowLoopback ? "allowed" : "refused", s.Guard.AllowPrivate ? "allowed" : "refused",
+                s.Privacy.XForwardedFor, s.Privacy.Via ? "on" : "off");
+        });
     }
 }

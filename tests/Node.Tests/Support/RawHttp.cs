@@ -21,6 +21,18 @@ public static class RawHttp
     public static Task<(int Status, string Head)> SendAsync(int port, string request, TimeSpan? timeout = null) =>
         SendAsync(port, Encoding.Latin1.GetBytes(request), timeout);
 
+    /// <summary>The head is in, and the body too when Content-Length announces one.</summary>
+    private static bool Complete(string text)
+    {
+        int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        if (end < 0) return false;
+        foreach (var line in text[..end].Split("\r\n"))
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase) && int.TryParse(line.AsSpan(15).Trim(), out var length))
+                return text.Length >= end + 4 + length;
+        return true;
+    }
+
+    /// <summary>Reads a response head (and its Content-Length body): the status (0 when none came) and the text.</summary>
     public static async Task<(int Status, string Head)> ReadHeadAsync(Stream stream, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -33,7 +45,7 @@ public static class RawHttp
                 int n = await stream.ReadAsync(buffer.AsMemory(total), cts.Token);
                 if (n == 0) break;
                 total += n;
-                if (Encoding.Latin1.GetString(buffer, 0, total).Contains("\r\n\r\n")) break;
+                if (Complete(Encoding.Latin1.GetString(buffer, 0, total))) break;
             }
         }
         catch (IOException) { }
