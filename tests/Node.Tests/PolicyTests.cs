@@ -169,6 +169,10 @@ public class PolicyTests(PolicyNode env) : IClassFixture<PolicyNode>
     [InlineData("linklocal6.test", "'linklocal6.test' resolves to fe80::1, which is refused: link-local")]
     [InlineData("intranet.test", "resolves to 10.1.2.3, which is refused: private-range destinations are refused (Guard:AllowPrivate)")]
     [InlineData("100.100.100.200", "cloud metadata addresses are never reached")]
+    [InlineData("2852039166", "169.254.169.254")]            // the same address written as one decimal number
+    [InlineData("0xA9FEA9FE", "169.254.169.254")]            // … in hex
+    [InlineData("[::ffff:169.254.169.254]", "link-local")]   // IPv4-mapped IPv6
+    [InlineData("[64:ff9b::a9fe:a9fe]", "link-local")]       // NAT64
     public async Task The_ssrf_guard_refuses_by_resolved_address(string host, string expected)
     {
         using var alice = env.Client("alice", "alice-pw");

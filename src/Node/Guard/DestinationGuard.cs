@@ -38,6 +38,8 @@ public sealed class DestinationGuard
         IPNetwork.Parse("100.64.0.0/10"), IPNetwork.Parse("fc00::/7"),
     ];
 
+    private static readonly IPNetwork Nat64 = IPNetwork.Parse("64:ff9b::/96");
+
     private readonly GuardSettings _settings;
     private readonly HostResolver _resolver;
     private readonly HashSet<(string Host, int Port)> _trusted;
@@ -65,6 +67,8 @@ public sealed class DestinationGuard
     public string? Refusal(IPAddress address, int port)
     {
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits: judge that address.
+        if (Nat64.Contains(address)) address = new IPAddress(address.GetAddressBytes().AsSpan(12, 4));
         if (IsOwnListener(address, port)) return "it is this proxy node's own listener";
         foreach (var n in _settings.AllowNetworks) if (n.Contains(address)) return null;
         if (In(LinkLocal, address)) return "link-local addresses (cloud metadata services) are never reached through the proxy";
