@@ -29,6 +29,7 @@ public sealed class LimitedNode : IAsyncLifetime
             ["Limits:ClientConnections"] = "3",
             ["Limits:RequestHeadersTimeout"] = "2s",
             ["Limits:MaxRequestBodySize"] = "1KiB",
+            ["Limits:ClientBandwidth"] = "256KiB",
             ["Proxy:Sites:www.site.test"] = Origin.HttpBase.ToString(),
         });
     }
@@ -86,6 +87,26 @@ public class LimitsTests(LimitedNode env) : IClassFixture<LimitedNode>
             $"GET /status/204?delay=1500&i={i}&t={Guid.NewGuid():N} HTTP/1.1\r\nHost: www.site.test\r\nProxy-Authorization: Basic {auth}\r\nConnection: close\r\n\r\n")));
         Assert.True(results.Count(r => r.Status == 204) == 2, string.Join("\n----\n", results.Select(r => r.Head)));
         Assert.True(results.Count(r => r.Status == 429 && r.Head.Contains("too many concurrent requests for user 'erin'")) == 1, string.Join("\n----\n", results.Select(r => r.Head)));
+    }
+
+    [Fact]
+    public async Task A_client_bandwidth_cap_paces_downloads()
+    {
+        await WaitForBudgetAsync();
+        var path = NodeAndOrigin.Unique("/bytes/1m");
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, env.Node.ProxyPort);
+        var stream = tcp.GetStream();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: www.site.test\r\nConnection: close\r\n\r\n"));
+        var received = new MemoryStream();
+        await stream.CopyToAsync(received);
+        started.Stop();
+        var text = Encoding.Latin1.GetString(received.GetBuffer(), 0, 200);
+        Assert.StartsWith("HTTP/1.1 200", text);
+        Assert.True(received.Length > 1 << 20, $"got {received.Length} bytes");
+        // 1 MiB at 256 KiB/s with one second of burst: at least ~3 s (a loaded machine only makes it slower).
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(2.5), $"1 MiB took only {started.Elapsed}");
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public sealed class ClientLimits : IDisposable
     private readonly PartitionedRateLimiter<string>? _userConcurrency;
     private readonly ConcurrentDictionary<IPAddress, int> _connections = new();
     private readonly ILogger<ClientLimits> _logger;
+    private readonly BandwidthBudgets? _bandwidth;
 
     public ClientLimits(NodeSettings settings, ILogger<ClientLimits> logger)
     {
@@ -28,6 +29,7 @@ public sealed class ClientLimits : IDisposable
         _logger = logger;
         if (_settings.ClientRequestsPerSecond > 0) _clientRate = Bucket(_settings.ClientRequestsPerSecond, _settings.ClientBurst);
         if (_settings.UserRequestsPerSecond > 0) _userRate = Bucket(_settings.UserRequestsPerSecond, _settings.UserBurst);
+        if (_settings.ClientBandwidthBytesPerSecond > 0) _bandwidth = new BandwidthBudgets(_settings.ClientBandwidthBytesPerSecond);
         if (_settings.UserConcurrentRequests > 0)
             _userConcurrency = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetConcurrencyLimiter(user,
                 _ => new ConcurrencyLimiterOptions { PermitLimit = _settings.UserConcurrentRequests, QueueLimit = 0 }));
@@ -80,16 +82,21 @@ public sealed class ClientLimits : IDisposable
     /// <summary>Connection middleware: at most Limits:ClientConnections open connections per client address.</summary>
     public Func<ConnectionDelegate, ConnectionDelegate> ConnectionLimit => next => async connection =>
     {
-        if (_settings.ClientConnections <= 0 || connection.RemoteEndPoint is not IPEndPoint remote)
+        if ((_settings.ClientConnections <= 0 && _bandwidth is null) || connection.RemoteEndPoint is not IPEndPoint remote)
         {
             await next(connection);
             return;
         }
         var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        if (_bandwidth is not null)
+        {
+            int burst = (int)Math.Min(int.MaxValue, _settings.ClientBandwidthBytesPerSecond);
+            connection.Transport = new ThrottledPipe(connection.Transport, new ThrottledWriter(connection.Transport.Output, _bandwidth.Get(address), burst));
+        }
         int open = _connections.AddOrUpdate(address, 1, (_, n) => n + 1);
         try
         {
-            if (open > _settings.ClientConnections)
+            if (_settings.ClientConnections > 0 && open > _settings.ClientConnections)
             {
                 _logger.LogWarning("Client {Client} refused: {Open} open connections (Limits:ClientConnections {Limit})", address, open, _settings.ClientConnections);
                 await connection.Transport.Output.WriteAsync(TooManyConnections);
@@ -119,8 +126,40 @@ public sealed class ClientLimits : IDisposable
 
     public void Dispose()
     {
+        _bandwidth?.Dispose();
         _clientRate?.Dispose();
         _userRate?.Dispose();
         _userConcurrency?.Dispose();
+    }
+}
+
+/// <summary>One byte budget per client address, shared by its connections; idle ones are dropped.</summary>
+internal sealed class BandwidthBudgets(long bytesPerSecond) : IDisposable
+{
+    private readonly ConcurrentDictionary<IPAddress, TokenBucketRateLimiter> _buckets = new();
+
+    public RateLimiter Get(IPAddress client)
+    {
+        if (_buckets.Count > 10_000)
+            foreach (var (key, bucket) in _buckets)
+                if (bucket.IdleDuration > TimeSpan.FromMinutes(1) && _buckets.TryRemove(key, out var gone)) gone.Dispose();
+        return _buckets.GetOrAdd(client, _ =>
+        {
+            int perSecond = (int)Math.Min(int.MaxValue, bytesPerSecond);
+            return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond, // one second of burst
+                TokensPerPeriod = Math.Max(1, perSecond / 20),
+                ReplenishmentPeriod = TimeSpan.FromMilliseconds(50),
+                QueueLimit = int.MaxValue,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                AutoReplenishment = true,
+            });
+        });
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _buckets.Values) b.Dispose();
     }
 }
