@@ -70,6 +70,15 @@ public class AccessRuleTests
     }
 
     [Fact]
+    public void Without_authentication_rules_naming_users_are_skipped()
+    {
+        var rules = Compile("allow name=alice user=alice", "allow name=lan src=127.0.0.0/8");
+        Assert.Equal(AccessVerdict.Challenge, rules.Evaluate(Req("127.0.0.1")).Verdict);
+        var d = rules.Evaluate(Req("127.0.0.1"), canChallenge: false);
+        Assert.Equal((AccessVerdict.Allow, "lan"), (d.Verdict, d.RuleName));
+    }
+
+    [Fact]
     public void No_matching_rule_denies()
     {
         var d = Compile("allow src=10.0.0.0/8").Evaluate(Req("127.0.0.1"));

@@ -21,15 +21,18 @@ public sealed class AccessRuleSet
         "deny name=default-deny",
     ];
 
-    /// <summary>First match wins; no match: denied (rule 0, "no-rule-matched").</summary>
-    public AccessDecision Evaluate(in AccessRequest request)
+    /// <summary>
+    /// First match wins; no match: denied (rule 0, "no-rule-matched"). A rule naming users, reached without a
+    /// user, answers Challenge (407) when <paramref name="canChallenge"/>, else it simply does not match.
+    /// </summary>
+    public AccessDecision Evaluate(in AccessRequest request, bool canChallenge = true)
     {
         bool timedOut = false;
         foreach (var rule in Rules)
         {
             bool matched = rule.Matches(request, out var missingUser, out var regexTimedOut);
             timedOut |= regexTimedOut;
-            if (missingUser) return new AccessDecision(AccessVerdict.Challenge, rule.Name, rule.Index);
+            if (missingUser && canChallenge) return new AccessDecision(AccessVerdict.Challenge, rule.Name, rule.Index);
             if (matched)
                 return new AccessDecision(rule.Allow ? AccessVerdict.Allow : AccessVerdict.Deny, rule.Name, rule.Index,
                     regexTimedOut ? "a URL pattern took too long to match" : null);
@@ -109,5 +112,5 @@ public sealed class AccessPolicy
         return [];
     }
 
-    public AccessDecision Evaluate(in AccessRequest request) => Current.Evaluate(request);
+    public AccessDecision Evaluate(in AccessRequest request, bool canChallenge = true) => Current.Evaluate(request, canChallenge);
 }

@@ -75,11 +75,12 @@ public sealed class RequestAdmission(
         var (host, port) = rules.UsesDestination ? Destination(ctx) : ("", 0);
         var facts = new AccessRequest(client, host, port, request.Method, rules.UsesDestination ? UrlOf(ctx, host, port) : "", user, groups,
             rules.UsesTime ? DateTime.Now : default);
-        var decision = rules.Evaluate(facts);
+        // Without Auth:HtpasswdFile there are no users: rules naming them never match.
+        var decision = rules.Evaluate(facts, canChallenge: auth.Enabled);
         if (decision.Verdict == AccessVerdict.Challenge)
         {
-            if (auth.Enabled) { await Challenge(ctx, $"access rule '{decision.RuleName}' needs a proxy user"); return; }
-            decision = new AccessDecision(AccessVerdict.Deny, decision.RuleName, decision.RuleIndex, "it names users but Auth:HtpasswdFile is not set");
+            await Challenge(ctx, $"access rule '{decision.RuleName}' needs a proxy user");
+            return;
         }
         if (!decision.Allowed)
         {
