@@ -93,6 +93,7 @@ for i in $(seq 1 "$N"); do
             "--Node:Name=node$i" \
             "--Proxy:Listen=127.0.0.1:$proxy" \
             "--Store:Directory=$dir/data" \
+            --Guard:AllowLoopback=true \
             --Cluster:Mode=AdoNet "--Cluster:ConnectionString=$CS" "--Cluster:ClusterId=$CLUSTER_ID" \
             "--Cluster:SiloPort=$silo" "--Cluster:GatewayPort=$gateway" --Cluster:CreateSchema=false \
             --Cluster:ProbeTimeout=1s --Cluster:MissedProbesLimit=2 --Cluster:TableRefreshTimeout=2s \

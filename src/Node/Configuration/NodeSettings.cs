@@ -19,6 +19,8 @@ public sealed class NodeSettings
     public required ClusterSettings Cluster { get; init; }
     public CacheCluster.Node.Pac.PacSettings Pac { get; init; } = new();
     public CacheCluster.Node.Upstream.UpstreamSettings Upstream { get; init; } = new();
+    /// <summary>Access rules, proxy auth, privacy, limits and the SSRF guard (src/Node/Policy).</summary>
+    public CacheCluster.Node.Policy.PolicySettings Policy { get; init; } = new();
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -102,13 +104,14 @@ public sealed class NodeSettings
         // Parent proxies (src/Node/Upstream).
         r.RejectUnknown("Upstream", CacheCluster.Node.Upstream.UpstreamSettings.Keys);
         var upstream = CacheCluster.Node.Upstream.UpstreamSettings.Read(config, r.Error);
+        var policy = CacheCluster.Node.Policy.PolicySettings.Load(r, config, contentRoot);
 
         r.ThrowIfErrors();
-        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Pac = pac, Upstream = upstream };
+        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Pac = pac, Upstream = upstream, Policy = policy };
     }
 
     /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>
-    private sealed class Reader(IConfiguration config)
+    internal sealed class Reader(IConfiguration config)
     {
         private readonly List<string> _errors = [];
 
@@ -263,7 +266,7 @@ public sealed class NodeSettings
         }
 
         /// <summary>A list given either as one comma-separated value or as array children (Key:0, Key:1, …).</summary>
-        private List<string>? List(string key)
+        internal List<string>? List(string key)
         {
             var section = config.GetSection(key);
             if (section.Value is { } single)

@@ -31,6 +31,7 @@ public static class NodeHost
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
+        CacheCluster.Node.Policy.PolicyServices.Add(builder.Services, settings);
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
@@ -41,8 +42,10 @@ public static class NodeHost
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MinResponseDataRate = null;
+            CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
+            var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
-                kestrel.Listen(endpoint, listen => listen.Use(ConnectTunnel.Remember));
+                kestrel.Listen(endpoint, listen => listen.Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
         });
 
         builder.UseOrleans(silo =>
@@ -80,9 +83,12 @@ public static class NodeHost
 
         var app = builder.Build();
         var handler = app.Services.GetRequiredService<ProxyHandler>();
-        // /proxy.pac and /wpad.dat (origin-form requests only) are answered before the proxy sees them.
+        // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
+        // fetch them without proxy credentials, and they reveal nothing the access rules protect.
         var pac = app.Services.GetRequiredService<CacheCluster.Node.Pac.PacEndpoint>();
-        app.Run(ctx => pac.Matches(ctx) ? pac.ServeAsync(ctx) : handler.HandleAsync(ctx));
+        app.Use(async (ctx, next) => { if (pac.Matches(ctx)) await pac.ServeAsync(ctx); else await next(ctx); });
+        CacheCluster.Node.Policy.PolicyServices.Use(app); // check policy: loop, strict parsing, limits, auth, access rules
+        app.Run(handler.HandleAsync);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node");

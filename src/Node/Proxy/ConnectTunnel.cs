@@ -13,7 +13,7 @@ namespace CacheCluster.Node.Proxy;
 /// accept it we take over the raw connection: write the 200 ourselves, then copy bytes both ways until
 /// either side closes. Works for a CONNECT on a fresh connection and after keep-alive requests alike.
 /// </summary>
-public sealed class ConnectTunnel(NodeSettings settings, ILogger<ConnectTunnel> logger)
+public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, ILogger<ConnectTunnel> logger)
 {
     /// <summary>Key under which the connection middleware leaves the raw connection for the request pipeline.</summary>
     public const string ConnectionItemKey = "cachecluster.connection";
@@ -48,20 +48,20 @@ public sealed class ConnectTunnel(NodeSettings settings, ILogger<ConnectTunnel> 
             return;
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket socket;
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         connectTimeout.CancelAfter(settings.Proxy.ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(host, port, connectTimeout.Token);
+            // The SSRF guard resolves the name and refuses forbidden addresses (403 below).
+            socket = await guard.ConnectAsync(host, port, connectTimeout.Token);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or CacheCluster.Node.Guard.DestinationRefusedException)
         {
-            socket.Dispose();
             if (ctx.RequestAborted.IsCancellationRequested) return;
             var target = new Uri($"https://{(host.Contains(':') ? $"[{host}]" : host)}:{port}/");
             var (status, message) = OriginClient.Describe(ex, target, timedOut: ex is OperationCanceledException);
-            await ProxyErrors.WriteAsync(ctx, status, message, Status(status == 504 ? "origin-timeout" : "origin-unreachable"));
+            await ProxyErrors.WriteAsync(ctx, status, message, Status(status == 504 ? "origin-timeout" : status == 403 ? "destination-refused" : "origin-unreachable"));
             return;
         }
 

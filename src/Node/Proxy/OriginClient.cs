@@ -14,7 +14,7 @@ public sealed class OriginClient : IDisposable
     private readonly HttpMessageInvoker _invoker;
     private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
 
-    public OriginClient(NodeSettings settings, ILoggerFactory loggers)
+    public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, ILoggerFactory loggers)
     {
         // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
@@ -30,6 +30,9 @@ public sealed class OriginClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            // The SSRF guard checks the addresses the origin's name resolves to, at every new connection.
+            ConnectCallback = async (context, ct) =>
+                new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true),
         };
         _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
@@ -44,6 +47,9 @@ public sealed class OriginClient : IDisposable
         if (timedOut) return (504, $"the origin {where} did not answer in time");
         for (var e = ex; e is not null; e = e.InnerException)
         {
+            if (e is CacheCluster.Node.Guard.DestinationRefusedException refused) return (403, refused.Message);
+            // The client's own request body was malformed (e.g. a bad chunk): its fault, not the origin's.
+            if (e is Microsoft.AspNetCore.Http.BadHttpRequestException bad) return (bad.StatusCode, $"the request body is malformed: {bad.Message}");
             if (e is SocketException se)
             {
                 return se.SocketErrorCode switch

@@ -20,6 +20,7 @@ public sealed class ProxyHandler(
     ILocalSiloDetails localSilo,
     OriginClient origin,
     ConnectTunnel tunnel,
+    CacheCluster.Node.Privacy.UpstreamHeaders upstreamHeaders,
     ILogger<ProxyHandler> logger)
 {
     private readonly ProxySettings _proxy = settings.Proxy;
@@ -53,7 +54,7 @@ public sealed class ProxyHandler(
             return;
         }
 
-        // 2. Policy: access rules arrive with the policy work; everything that parsed is allowed here.
+        // 2. Policy: already checked before this handler runs (src/Node/Policy/RequestAdmission.cs).
 
         // 3. Look up: only GET and HEAD can be answered from the cache.
         var requestCc = ctx.Request.Headers.CacheControl.Count == 0
@@ -878,7 +879,7 @@ public sealed class ProxyHandler(
                 message.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
         }
         if (target.HostOverride is not null) message.Headers.Host = target.HostOverride;
-        message.Headers.TryAddWithoutValidation(HeaderNames.Via, _via);
+        upstreamHeaders.Apply(ctx, message); // Via, X-Forwarded-For, stripped headers (Privacy:*)
         return message;
     }
 
@@ -900,6 +901,8 @@ public sealed class ProxyHandler(
                 if (HopByHop.Skip(name, listed) || name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
                 foreach (var value in values)
                 {
+                    // Malformed origin headers (CR/LF, controls, 8-bit) are never passed on or stored.
+                    if (!CacheCluster.Node.Hardening.ResponseHeaderCheck.IsValid(name, value)) continue;
                     pairs.Add(name);
                     pairs.Add(value);
                 }

@@ -1,0 +1,289 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace CacheCluster.Node.Policy;
+
+/// <summary>
+/// One access rule, Squid http_access style: an action and conditions that must all hold (values within
+/// one condition are alternatives). Syntax and keys: docs/access-rules.md.
+/// </summary>
+public sealed class AccessRule
+{
+    public required bool Allow { get; init; }
+    public required string Name { get; init; }
+    public required int Index { get; init; }
+    public required string Source { get; init; }
+    internal IReadOnlyList<Condition> Conditions { get; init; } = [];
+    /// <summary>The rule names users or groups: without credentials it can only be decided after a 407.</summary>
+    public bool NeedsUser => Conditions.Any(c => c.NeedsUser);
+
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Parses one line. <paramref name="resolvePath"/> turns a relative list-file path into a full one.
+    /// Returns null and an error sentence for a bad line, and null without error for blank/comment lines.
+    /// </summary>
+    public static AccessRule? Parse(string line, int index, Func<string, string> resolvePath, out string? error)
+    {
+        error = null;
+        var text = line.Trim();
+        if (text.Length == 0 || text.StartsWith('#')) return null;
+        var tokens = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        bool allow;
+        if (tokens[0].Equals("allow", StringComparison.OrdinalIgnoreCase)) allow = true;
+        else if (tokens[0].Equals("deny", StringComparison.OrdinalIgnoreCase)) allow = false;
+        else { error = $"'{tokens[0]}' must be 'allow' or 'deny' (example: allow src=10.0.0.0/8 port=80,443)"; return null; }
+
+        string name = $"rule-{index}";
+        var conditions = new List<Condition>();
+        for (int i = 1; i < tokens.Length; i++)
+        {
+            var token = tokens[i];
+            if (token.Equals("all", StringComparison.OrdinalIgnoreCase)) continue;
+            bool negated = token.StartsWith('!');
+            if (negated) token = token[1..];
+            int eq = token.IndexOf('=');
+            if (eq <= 0 || eq == token.Length - 1)
+            { error = $"'{tokens[i]}' is not key=value (keys: name, src, dst, dst-file, url, method, port, user, group, time, days)"; return null; }
+            var key = token[..eq].ToLowerInvariant();
+            var value = token[(eq + 1)..];
+            if (key == "name")
+            {
+                if (negated) { error = "name cannot be negated"; return null; }
+                name = value;
+                continue;
+            }
+            Condition? c = key switch
+            {
+                "src" => NetworkCondition.Parse(value, out error),
+                "dst" => DomainCondition.Parse(value, null, resolvePath, out error),
+                "dst-file" => DomainCondition.Parse(null, value, resolvePath, out error),
+                "url" => UrlCondition.Parse(value, out error),
+                "method" => MethodCondition.Parse(value, out error),
+                "port" => PortCondition.Parse(value, out error),
+                "user" => new UserCondition(Split(value), Groups: false),
+                "group" => new UserCondition(Split(value), Groups: true),
+                "time" => TimeCondition.Parse(value, out error),
+                "days" => DaysCondition.Parse(value, out error),
+                _ => Unknown(key, out error),
+            };
+            if (c is null) return null;
+            c.Negated = negated;
+            conditions.Add(c);
+        }
+        return new AccessRule { Allow = allow, Name = name, Index = index, Source = text, Conditions = conditions };
+
+        static Condition? Unknown(string key, out string? error)
+        {
+            error = $"unknown condition '{key}' (keys: name, src, dst, dst-file, url, method, port, user, group, time, days)";
+            return null;
+        }
+    }
+
+    /// <summary>Match: all conditions hold. <paramref name="missingUser"/>: a user condition could not be decided.</summary>
+    internal bool Matches(in AccessRequest request, out bool missingUser, out bool regexTimedOut)
+    {
+        missingUser = false;
+        regexTimedOut = false;
+        foreach (var c in Conditions)
+        {
+            if (c.NeedsUser && request.User is null)
+            {
+                missingUser = true;
+                return false;
+            }
+            bool hit;
+            try { hit = c.Matches(request); }
+            catch (RegexMatchTimeoutException)
+            {
+                // Fail closed: a deny rule whose regex timed out applies; an allow rule does not.
+                regexTimedOut = true;
+                if (Allow) return false;
+                continue;
+            }
+            if (hit == c.Negated) return false;
+        }
+        return true;
+    }
+
+    internal static string[] Split(string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}
+
+internal abstract class Condition
+{
+    public bool Negated { get; set; }
+    public virtual bool NeedsUser => false;
+    public abstract bool Matches(in AccessRequest request);
+}
+
+internal sealed class NetworkCondition(IPNetwork[] networks) : Condition
+{
+    public static NetworkCondition? Parse(string value, out string? error)
+    {
+        var list = new List<IPNetwork>();
+        foreach (var item in AccessRule.Split(value))
+        {
+            if (IPNetwork.TryParse(item, out var net)) list.Add(net);
+            else if (IPAddress.TryParse(item, out var addr)) list.Add(new IPNetwork(addr, addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else { error = $"'{item}' is not an address or CIDR network (examples: 10.0.0.0/8, 2001:db8::/32, 127.0.0.1)"; return null; }
+        }
+        error = null;
+        return new NetworkCondition([.. list]);
+    }
+
+    public override bool Matches(in AccessRequest request)
+    {
+        foreach (var n in networks)
+            if (n.Contains(request.Client)) return true;
+        return false;
+    }
+}
+
+internal sealed class DomainCondition(DomainList domains) : Condition
+{
+    public static DomainCondition? Parse(string? inline, string? file, Func<string, string> resolvePath, out string? error)
+    {
+        var list = new DomainList();
+        error = null;
+        if (inline is not null)
+            foreach (var item in AccessRule.Split(inline))
+                if ((error = list.Add(item)) is not null) return null;
+        if (file is not null && (error = DomainList.LoadFile(resolvePath(file), list)) is not null) return null;
+        return new DomainCondition(list);
+    }
+
+    public override bool Matches(in AccessRequest request) => domains.Matches(request.Host);
+}
+
+internal sealed class UrlCondition(Regex regex) : Condition
+{
+    public static UrlCondition? Parse(string value, out string? error)
+    {
+        error = null;
+        try
+        {
+            // Linear-time matching where the pattern allows it; the timeout guards the rest.
+            return new UrlCondition(new Regex(value, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, AccessRule.RegexTimeout));
+        }
+        catch (NotSupportedException)
+        {
+            try { return new UrlCondition(new Regex(value, RegexOptions.CultureInvariant, AccessRule.RegexTimeout)); }
+            catch (ArgumentException ex) { error = $"'{value}' is not a regular expression: {ex.Message}"; return null; }
+        }
+        catch (ArgumentException ex) { error = $"'{value}' is not a regular expression: {ex.Message}"; return null; }
+    }
+
+    public override bool Matches(in AccessRequest request) => regex.IsMatch(request.Url);
+}
+
+internal sealed class MethodCondition(HashSet<string> methods) : Condition
+{
+    public static MethodCondition? Parse(string value, out string? error)
+    {
+        var set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var m in AccessRule.Split(value))
+        {
+            if (!m.All(c => char.IsAsciiLetter(c) || c == '-')) { error = $"'{m}' is not an HTTP method"; return null; }
+            set.Add(m);
+        }
+        error = null;
+        return new MethodCondition(set);
+    }
+
+    public override bool Matches(in AccessRequest request) => methods.Contains(request.Method);
+}
+
+internal sealed class PortCondition((int From, int To)[] ranges) : Condition
+{
+    public static PortCondition? Parse(string value, out string? error)
+    {
+        var list = new List<(int, int)>();
+        foreach (var item in AccessRule.Split(value))
+        {
+            var parts = item.Split('-');
+            if (parts.Length is 1 or 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var from)
+                && int.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var to) && from is >= 1 and <= 65535
+                && to is >= 1 and <= 65535 && from <= to)
+                list.Add((from, to));
+            else { error = $"'{item}' is not a port or port range (examples: 443, 8000-8999)"; return null; }
+        }
+        error = null;
+        return new PortCondition([.. list]);
+    }
+
+    public override bool Matches(in AccessRequest request)
+    {
+        foreach (var (from, to) in ranges)
+            if (request.Port >= from && request.Port <= to) return true;
+        return false;
+    }
+}
+
+/// <summary>user=alice,bob (user=* any authenticated user) or group=staff.</summary>
+internal sealed class UserCondition(string[] names, bool Groups) : Condition
+{
+    public override bool NeedsUser => true;
+
+    public override bool Matches(in AccessRequest request)
+    {
+        foreach (var n in names)
+        {
+            if (!Groups && (n == "*" || string.Equals(n, request.User, StringComparison.Ordinal))) return true;
+            if (Groups && request.Groups is not null && request.Groups.Contains(n)) return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>time=08:00-18:00 (node local time; a window may wrap past midnight: 22:00-06:00).</summary>
+internal sealed class TimeCondition((TimeSpan From, TimeSpan To)[] windows) : Condition
+{
+    public static TimeCondition? Parse(string value, out string? error)
+    {
+        var list = new List<(TimeSpan, TimeSpan)>();
+        foreach (var item in AccessRule.Split(value))
+        {
+            var parts = item.Split('-');
+            if (parts.Length == 2 && TimeOnly.TryParseExact(parts[0], "H:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var from)
+                && (TimeOnly.TryParseExact(parts[1], "H:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var to) || parts[1] == "24:00"))
+                list.Add((from.ToTimeSpan(), parts[1] == "24:00" ? TimeSpan.FromHours(24) : to.ToTimeSpan()));
+            else { error = $"'{item}' is not a time window (examples: 08:00-18:00, 22:00-06:00)"; return null; }
+        }
+        error = null;
+        return new TimeCondition([.. list]);
+    }
+
+    public override bool Matches(in AccessRequest request)
+    {
+        var t = request.LocalTime.TimeOfDay;
+        foreach (var (from, to) in windows)
+            if (from <= to ? t >= from && t < to : t >= from || t < to) return true;
+        return false;
+    }
+}
+
+/// <summary>days=Mon-Fri or days=Sat,Sun.</summary>
+internal sealed class DaysCondition(bool[] days) : Condition
+{
+    private static readonly string[] Names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+    public static DaysCondition? Parse(string value, out string? error)
+    {
+        var set = new bool[7];
+        foreach (var item in AccessRule.Split(value))
+        {
+            var parts = item.Split('-');
+            int from = Day(parts[0]), to = Day(parts[^1]);
+            if (parts.Length > 2 || from < 0 || to < 0) { error = $"'{item}' is not a day or day range (examples: Mon-Fri, Sat,Sun)"; return null; }
+            for (int d = from; ; d = (d + 1) % 7) { set[d] = true; if (d == to) break; }
+        }
+        error = null;
+        return new DaysCondition(set);
+
+        static int Day(string s) => Array.IndexOf(Names, s.Trim().ToLowerInvariant() is { Length: >= 3 } l ? l[..3] : "");
+    }
+
+    public override bool Matches(in AccessRequest request) => days[(int)request.LocalTime.DayOfWeek];
+}

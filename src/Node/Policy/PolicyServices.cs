@@ -1,0 +1,44 @@
+using CacheCluster.Node.Auth;
+using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Guard;
+using CacheCluster.Node.Limits;
+using CacheCluster.Node.Privacy;
+
+namespace CacheCluster.Node.Policy;
+
+/// <summary>Registers the policy, auth, privacy, limit and guard services, and the admission step.</summary>
+public static class PolicyServices
+{
+    public static void Add(IServiceCollection services, NodeSettings settings)
+    {
+        CacheCluster.Node.Hardening.StrictRequest.RejectBareLineFeeds();
+        services.AddSingleton<HostResolver>();
+        services.AddSingleton<DestinationGuard>();
+        services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>()));
+        services.AddSingleton<ProxyAuthenticator>();
+        services.AddSingleton<ClientLimits>();
+        services.AddSingleton<UpstreamHeaders>();
+        services.AddSingleton<RequestAdmission>();
+    }
+
+    public static void Use(WebApplication app)
+    {
+        var guard = app.Services.GetRequiredService<DestinationGuard>();
+        // Port 0 in Proxy:Listen becomes a real port only at start: the guard asks Kestrel when first needed.
+        guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port));
+        var admission = app.Services.GetRequiredService<RequestAdmission>();
+        app.Use(admission.InvokeAsync);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var s = app.Services.GetRequiredService<NodeSettings>().Policy;
+            var rules = app.Services.GetRequiredService<AccessPolicy>().Current;
+            var auth = app.Services.GetRequiredService<ProxyAuthenticator>();
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node.Policy").LogInformation(
+                "Policy: {Rules} access rule(s) ({Names}); proxy auth {Auth}; loopback destinations {Loopback}, private {Private}; X-Forwarded-For {Xff}, Via {Via}",
+                rules.Rules.Count, string.Join(", ", rules.Rules.Select(r => r.Name)),
+                auth.Enabled ? (auth.Required ? "required" : "on demand") + $" ({s.Auth.HtpasswdFile})" : "off",
+                s.Guard.AllowLoopback ? "allowed" : "refused", s.Guard.AllowPrivate ? "allowed" : "refused",
+                s.Privacy.XForwardedFor, s.Privacy.Via ? "on" : "off");
+        });
+    }
+}
