@@ -59,4 +59,7 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
 
     /// <summary>Removes the stored entry; returns whether there was one.</summary>
     Task<bool> InvalidateAsync();
+
+    /// <summary>Management: the stored head (no body), lookups that found it since this activation, the owner node.</summary>
+    Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync();
 }

@@ -10,13 +10,15 @@ public enum ClusteringMode { Localhost, AdoNet }
 /// configuration key it concerns, so an operator can fix appsettings.json, an environment variable
 /// (Store__DiskBudget) or a command-line switch (--Store:DiskBudget=2GiB) without guessing.
 /// </summary>
-public sealed class NodeSettings
+public sealed partial class NodeSettings
 {
     public required string NodeName { get; init; }
     public required ProxySettings Proxy { get; init; }
     public required CacheSettings Cache { get; init; }
     public required StoreSettings Store { get; init; }
     public required ClusterSettings Cluster { get; init; }
+    public ManagementSettings Management { get; init; } = ManagementSettings.Default;
+    public AccessLogSettings AccessLog { get; init; } = AccessLogSettings.Off;
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -94,8 +96,10 @@ public sealed class NodeSettings
             if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
                 r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
 
+        var (management, accessLog) = ReadManagement(r, config, proxy, cluster, contentRoot); // NodeSettings.Management.cs
+
         r.ThrowIfErrors();
-        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster };
+        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Management = management, AccessLog = accessLog };
     }
 
     /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>

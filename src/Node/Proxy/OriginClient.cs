@@ -13,7 +13,7 @@ public sealed class OriginClient : IDisposable
 {
     private readonly HttpMessageInvoker _invoker;
 
-    public OriginClient(NodeSettings settings)
+    public OriginClient(NodeSettings settings, CacheCluster.Node.Observability.OriginMeter meter)
     {
         var handler = new SocketsHttpHandler
         {
@@ -26,8 +26,9 @@ public sealed class OriginClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            ConnectCallback = meter.ConnectAsync, // counts bytes from origins
         };
-        _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+        _invoker = new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
