@@ -4,6 +4,10 @@ using Grpc.Core;
 using Spectre.Console;
 
 // cachectl: the operators' command-line client for a CacheCluster's management API (docs/management.md).
+
+// Piped into a file or another program: tables as wide as they need (COLUMNS if set), not cut at 80.
+if (Console.IsOutputRedirected)
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 240;
 var address = new Option<string?>("--address", "-a")
 {
     Description = $"A node's management address (any node answers for the whole cluster). Env: CACHECTL_ADDRESS; default {Connection.DefaultAddress}",
