@@ -9,12 +9,15 @@ namespace CacheCluster.Contracts.Management;
 /// </summary>
 public interface IManagementNodeGrain : IGrainWithStringKey
 {
+    [ResponseTimeout("00:02:00")] // may count the entries of a large store
     Task<NodeReport> GetReportAsync();
 
     /// <summary>Invalidates (through their owner grains) the entries in this node's store that match.</summary>
+    [ResponseTimeout("00:30:00")] // walks the whole store: longer than the default call timeout by design
     Task<long> PurgeAsync(PurgeMatch match);
 
     /// <summary>The entries in this node's store whose cache key, before any variant suffix, is <paramref name="urlKey"/>.</summary>
+    [ResponseTimeout("00:30:00")]
     Task<EntryHead[]> FindAsync(string urlKey);
 
     Task<PolicySnapshot> GetPolicyAsync();

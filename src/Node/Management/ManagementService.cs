@@ -129,7 +129,7 @@ public sealed class ManagementService(
             default:
                 throw Invalid("target", "set one of url, host, prefix, surrogate_key");
         }
-        var answers = await cluster.AskAllAsync(g => g.PurgeAsync(match), ct);
+        var answers = await cluster.AskAllAsync(g => g.PurgeAsync(match), ct, timeout: ClusterNodes.ScanTimeout);
         var result = new PurgeReply();
         foreach (var a in answers)
         {
@@ -149,7 +149,7 @@ public sealed class ManagementService(
         var seen = new HashSet<string>(StringComparer.Ordinal);
         if (info.Head is { } head && seen.Add(head.CacheKey)) reply.Variants.Add(ToVariant(head, info));
         // Variants live under their own keys ("<url key>\n<variant>"), possibly on other owners: look in every store.
-        var found = await cluster.AskAllAsync(g => g.FindAsync(key), context.CancellationToken);
+        var found = await cluster.AskAllAsync(g => g.FindAsync(key), context.CancellationToken, timeout: ClusterNodes.ScanTimeout);
         foreach (var h in found.SelectMany(a => a.Value ?? []))
         {
             if (!seen.Add(h.CacheKey)) continue;

@@ -4,7 +4,7 @@ namespace CacheCluster.Node.Observability;
 /// Per-request facts only the request path knows, for the access log: set by ProxyHandler (a line or two),
 /// read when the request has finished. Absent outside the proxy pipeline.
 /// </summary>
-public sealed class ProxyRequestInfo
+public class ProxyRequestInfo
 {
     /// <summary>Name of the node that owns the entry (answered the lookup); "hot-copy" when served from this node's memory.</summary>
     public string? Owner { get; set; }

@@ -11,39 +11,37 @@ namespace CacheCluster.Node.Observability;
 /// </summary>
 public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter accessLog)
 {
-    private sealed class Request
+    /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
+    private sealed class Request : ProxyRequestInfo
     {
         public required HttpContext Context;
         public required long Started;
         public required long BytesBefore;
         public required ConnectionBytes? Bytes;
-        public required ProxyRequestInfo Info;
-        public required StatsMiddleware Owner;
+        public required StatsMiddleware Middleware;
         public DateTimeOffset StartedAt;
     }
 
     private static readonly Func<object, Task> OnCompleted = state =>
     {
         var r = (Request)state;
-        r.Owner.Finish(r);
+        r.Middleware.Finish(r);
         return Task.CompletedTask;
     };
 
     public Func<RequestDelegate, RequestDelegate> Middleware => next => ctx =>
     {
         var bytes = ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionBytes.ItemKey, out var item) == true ? item as ConnectionBytes : null;
-        var info = new ProxyRequestInfo();
-        ctx.Features.Set(info);
         var request = new Request
         {
             Context = ctx,
             Started = Stopwatch.GetTimestamp(),
             BytesBefore = bytes?.Written ?? 0,
             Bytes = bytes,
-            Info = info,
-            Owner = this,
+            Middleware = this,
             StartedAt = accessLog.Enabled ? DateTimeOffset.UtcNow : default,
         };
+        ctx.Features.Set<ProxyRequestInfo>(request);
         ctx.Response.OnCompleted(OnCompleted, request);
         return next(ctx);
     };
@@ -71,8 +69,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter acce
             sent,
             ctx.Request.Method,
             url,
-            r.Info.User,
-            r.Info.Owner,
+            r.User,
+            r.Owner,
             cs,
             ctx.Response.ContentType));
     }
