@@ -299,6 +299,11 @@ public class ApiTests(ManagedCluster c) : IClassFixture<ManagedCluster>
             await c.Client(0).SetPolicyAsync(new SetPolicyRequest { Policy = new Policy(), Sections = { "refresh_rules" } }, ManagedCluster.Call);
         }
 
+        await AssertInvalidPolicyIsRefused();
+    }
+
+    private async Task AssertInvalidPolicyIsRefused()
+    {
         var bad = await Assert.ThrowsAsync<RpcException>(async () => await c.Client(0).SetPolicyAsync(
             new SetPolicyRequest { Policy = new Policy { RefreshRules = { "ok 1 20% 2", "broken" } } }, ManagedCluster.Call));
         Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);

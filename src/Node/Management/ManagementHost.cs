@@ -34,6 +34,7 @@ public static class ManagementHost
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
+        services.AddHostedService<PolicySync>();
         services.AddGrpc(o =>
         {
             o.Interceptors.Add<BearerTokenInterceptor>();

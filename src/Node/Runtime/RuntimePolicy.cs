@@ -128,6 +128,21 @@ public sealed class RuntimePolicy
         return result;
     }
 
+    /// <summary>
+    /// Takes over another node's policy when it is newer (a node joining a cluster whose policy was changed at
+    /// run time). Lines that do not validate here (a section this node lacks) are skipped.
+    /// </summary>
+    public bool Adopt(PolicySnapshot other)
+    {
+        if (other.Version <= Snapshot().Version) return false;
+        var sections = new List<string> { RefreshRulesSection };
+        if (_sections.ContainsKey(AccessRulesSection)) sections.Add(AccessRulesSection);
+        sections.RemoveAll(s => Validate(s, LinesOf(other, s)) is not null);
+        Apply(other, sections);
+        lock (_gate) _version = other.Version;
+        return true;
+    }
+
     public static IReadOnlyList<string> LinesOf(PolicySnapshot policy, string section) => section switch
     {
         RefreshRulesSection => policy.RefreshRules,
