@@ -228,6 +228,39 @@ public class ApiTests(ManagedCluster c) : IClassFixture<ManagedCluster>
     }
 
     [Fact]
+    public async Task Collapsed_revalidated_and_stale_requests_are_counted_as_such()
+    {
+        var client = c.Client(0);
+        var before = (await client.GetStatsAsync(new StatsRequest(), ManagedCluster.Call)).Cluster;
+
+        // One fetch, three requests on three nodes while it runs: the other two follow it.
+        var slow = c.Origin.Url(ManagedCluster.Unique("/bytes/2k?delay=1500"));
+        var burst = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => c.GetAsync(i, slow)));
+        Assert.Equal(2, burst.Count(r => r.CacheStatus.Contains("collapsed")));
+        // Revalidated: stale after a second, the origin answers 304 to its ETag.
+        var revalidate = c.Origin.Url(ManagedCluster.Unique("/bytes/1k?etag=r1&cc=max-age%3D1"));
+        await c.GetAsync(1, revalidate);
+        // Stale: served stale at once within stale-while-revalidate.
+        var swr = c.Origin.Url(ManagedCluster.Unique("/bytes/1k?cc=max-age%3D1%2C%20stale-while-revalidate%3D60"));
+        await c.GetAsync(2, swr);
+        await Task.Delay(2200);
+        Assert.Contains("fwd-status=304", (await c.GetAsync(1, revalidate)).CacheStatus);
+        Assert.Contains("stale-while-revalidate", (await c.GetAsync(2, swr)).CacheStatus);
+
+        Counters after = before;
+        for (int i = 0; i < 50 && after.Requests < before.Requests + 7; i++)
+        {
+            await Task.Delay(100);
+            after = (await client.GetStatsAsync(new StatsRequest(), ManagedCluster.Call)).Cluster;
+        }
+        Assert.Equal(before.Miss + 3, after.Miss);
+        Assert.Equal(before.Collapsed + 2, after.Collapsed);
+        Assert.Equal(before.Revalidated + 1, after.Revalidated);
+        Assert.Equal(before.Stale + 1, after.Stale);
+        Assert.Equal(before.Requests + 7, after.Requests);
+    }
+
+    [Fact]
     public async Task Watch_pushes_stats_every_interval()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -16,6 +17,7 @@ namespace CacheCluster.Node.Management;
 /// </summary>
 public static class H2cDetection
 {
+    private static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(15);
     private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
 
     public static Func<ConnectionDelegate, ConnectionDelegate> Middleware => next => async connection =>
@@ -23,9 +25,13 @@ public static class H2cDetection
         var input = connection.Transport.Input;
         long examined = 0;
         bool http2 = false;
+        // Kestrel's own timeouts start only after this: a client that connects and says nothing is dropped here.
+        using var quiet = new CancellationTokenSource(FirstBytesTimeout);
         while (true)
         {
-            var result = await input.ReadAsync();
+            ReadResult result;
+            try { result = await input.ReadAsync(quiet.Token); }
+            catch (OperationCanceledException) { return; }
             var buffer = result.Buffer;
             var verdict = Check(buffer);
             if (verdict == 0 && !result.IsCompleted && !result.IsCanceled)
