@@ -51,6 +51,20 @@ public class HttpEndpointTests(ManagedCluster c) : IClassFixture<ManagedCluster>
         Assert.Equal(3, Get($"cachecluster_cluster_active_nodes{{{label}}}"));
         Assert.True(Get($"cachecluster_store_disk_bytes{{{label}}}") >= 0);
         Assert.Contains(metrics.Keys, k => k.StartsWith("cachecluster_store_entries{"));
+        // Grain figures are gathered in the background: a later scrape has them. The entry's grain lives on its
+        // owner, which may be any node.
+        double entryGrains = 0;
+        for (int i = 0; i < 50 && entryGrains == 0; i++)
+        {
+            await Task.Delay(100);
+            entryGrains = 0;
+            foreach (var node in c.Nodes)
+            {
+                var scraped = Parse(await http.GetStringAsync(new Uri(ManagedCluster.ManagementUri(node), "/metrics")));
+                entryGrains += scraped.Where(kv => kv.Key.StartsWith("cachecluster_grain_activations{grain=\"CacheEntryGrain\"")).Sum(kv => kv.Value);
+            }
+        }
+        Assert.True(entryGrains >= 1, "CacheEntryGrain activations reported");
         // Every series carries this node's label.
         Assert.All(metrics.Keys, k => Assert.Contains(label, k));
     }

@@ -16,6 +16,10 @@ public interface IManagementNodeGrain : IGrainWithStringKey
     [ResponseTimeout("00:30:00")] // walks the whole store: longer than the default call timeout by design
     Task<long> PurgeAsync(PurgeMatch match);
 
+    /// <summary>Drops this node's hot copies that match (awaited, unlike the owners' one-way drops), so a purge
+    /// that returns has left no copy anywhere.</summary>
+    Task<int> DropHotAsync(PurgeMatch match);
+
     /// <summary>The entries in this node's store whose cache key, before any variant suffix, is <paramref name="urlKey"/>.</summary>
     [ResponseTimeout("00:30:00")]
     Task<EntryHead[]> FindAsync(string urlKey);

@@ -29,6 +29,7 @@ public static class ManagementHost
         services.AddSingleton<StatsMiddleware>();
         services.AddSingleton<RuntimePolicy>();
         services.AddSingleton<StoreCensus>();
+        services.AddSingleton<GrainCensus>();
         services.AddSingleton<MetricsExporter>();
         services.AddSingleton<Readiness>();
         services.AddSingleton<ClusterNodes>();

@@ -25,6 +25,7 @@ public sealed class ManagementNodeGrain(
     ManagementAddresses management,
     IServer server,
     IHostApplicationLifetime lifetime,
+    CacheCluster.Grains.Hot.HotEntries hot,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     /// <summary>The build: version plus the short commit id when the build knows it (1.0.0+17c54e8).</summary>
@@ -70,9 +71,12 @@ public sealed class ManagementNodeGrain(
             }
             if (removed) purged++;
         }
+        await DropHotAsync(match);
         if (purged > 0) logger.LogInformation("Purge {Kind} '{Value}': {Count} entr(ies) removed from this node's store", match.Kind, match.Value, purged);
         return purged;
     }
+
+    public Task<int> DropHotAsync(PurgeMatch match) => Task.FromResult(hot.DropWhere(head => PurgeMatcher.Matches(match, head)));
 
     public async Task<EntryHead[]> FindAsync(string urlKey) =>
         [.. (await census.EntriesAsync()).Select(e => e.Head).Where(h => StoreCensus.UrlKeyOf(h.CacheKey) == urlKey)];

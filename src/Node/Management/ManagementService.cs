@@ -108,9 +108,12 @@ public sealed class ManagementService(
                 // One URL: its owner grain removes it (and its variants); hot copies everywhere are dropped by the owner.
                 var key = UrlKey(request.Url, "url");
                 bool removed = await owners.For(key).InvalidateAsync();
+                // The owner tells nodes to drop their hot copies one-way; make sure they are gone before answering.
+                var drops = await cluster.AskAllAsync(g => g.DropHotAsync(new PurgeMatch(PurgeKind.Url, key)), ct);
                 logger.LogInformation("Purge url {Key}: {Result}", key, removed ? "removed" : "not cached");
                 var reply = new PurgeReply { Purged = removed ? 1 : 0 };
-                reply.Nodes.Add(new NodePurge { Node = settings.NodeName, Purged = reply.Purged });
+                foreach (var d in drops)
+                    reply.Nodes.Add(new NodePurge { Node = d.Name, Purged = removed && d.Name == settings.NodeName ? 1 : 0, Error = d.Error ?? "" });
                 return reply;
             }
             case PurgeRequest.TargetOneofCase.Host:
