@@ -107,7 +107,7 @@ public static class Commands
         Row("origin fetches", k => N(k.OriginFetches));
         Row("origin latency avg", k => k.OriginFetches == 0 ? "-" : $"{k.OriginLatencySecondsSum / k.OriginFetches * 1000:0.0} ms");
         Row("store entries", k => N(k.StoreEntries));
-        Row("store on disk", k => Bytes(k.StoreBytes));
+        Row("store size", k => Bytes(k.StoreBytes));
         Row("evictions", k => N(k.Evictions));
         AnsiConsole.Write(table);
     }

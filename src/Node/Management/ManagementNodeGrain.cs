@@ -50,7 +50,7 @@ public sealed class ManagementNodeGrain(
             Version = Version,
             ProxyAddresses = proxy,
             ManagementAddresses = [.. management.Uris.Select(u => u.ToString())],
-            Counters = counters.Snapshot(stats.DiskBytes, entries, stats.Evictions),
+            Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions), // live log bytes (memory + disk)
         };
     }
 
