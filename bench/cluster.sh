@@ -176,7 +176,7 @@ origin_requests() {
 
 # ---- cluster -------------------------------------------------------------------------------------
 # Node i (1-based) of the current cluster: NPID[i], NPROXY[i], NSILO[i], NGW[i], NLOG[i]; named node<i>.
-NPID=(); NPROXY=(); NSILO=(); NGW=(); NLOG=()
+NPID=(); NPROXY=(); NSILO=(); NGW=(); NMGMT=(); NLOG=()
 NNODES=0
 CLUSTER=0      # how many clusters were started (each gets fresh stores under $TMP/c<CLUSTER>)
 HOT_ARGS=()    # switches of the current cluster (hot copies on or off)
@@ -185,14 +185,14 @@ ALL_LOGS=()
 # start_node I: starts node I of the current cluster (node 1 hosts the development membership).
 start_node() {
   local i=$1 primary dir
-  free_port "NPROXY[$i]"; free_port "NSILO[$i]"; free_port "NGW[$i]"
+  free_port "NPROXY[$i]"; free_port "NSILO[$i]"; free_port "NGW[$i]"; free_port "NMGMT[$i]"
   primary=${NSILO[1]}
   dir=$TMP/c$CLUSTER/node$i
   mkdir -p "$dir/data"
   NLOG[i]=$dir/node.log
   ALL_LOGS+=("${NLOG[i]}")
   # shellcheck disable=SC2086 # NODE_ARGS is a list of switches
-  dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:${NPROXY[i]} --Store:Directory="$dir/data" \
+  dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:${NPROXY[i]} --Management:Listen=127.0.0.1:${NMGMT[i]} --Store:Directory="$dir/data" \
     --Cluster:SiloPort=${NSILO[i]} --Cluster:GatewayPort=${NGW[i]} --Cluster:PrimarySiloPort=$primary \
     --Cluster:ClusterId=bench --Cluster:ServiceId=bench --Node:Name=node$i --Proxy:DebugHeaders=true --Guard:AllowLoopback=true \
     --Logging:LogLevel:Default=Warning "${HOT_ARGS[@]}" $NODE_ARGS >"${NLOG[i]}" 2>&1 &
@@ -257,7 +257,7 @@ start_cluster() {
   ((NNODES == 0)) || stop_cluster
   CLUSTER=$((CLUSTER + 1))
   HOT_ARGS=("$@")
-  NPID=(); NPROXY=(); NSILO=(); NGW=(); NLOG=(); NNODES=0
+  NPID=(); NPROXY=(); NSILO=(); NGW=(); NMGMT=(); NLOG=(); NNODES=0
   start_node 1
   wait_node 1
   for ((i = 2; i <= n; i++)); do start_node "$i"; done

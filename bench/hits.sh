@@ -129,10 +129,10 @@ origin_requests() { curl -s "http://$ORIGIN/_origin/stats" | sed -n 's/.*"totalR
 TARGETS=()   # "name:port"
 
 if [[ $NODE == 1 ]]; then
-  NODE_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+  NODE_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port); MGMT_PORT=$(free_port)
   mkdir -p "$TMP/data"
   # shellcheck disable=SC2086 # NODE_ARGS is a list of switches
-  dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:$NODE_PORT --Store:Directory="$TMP/data" \
+  dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:$NODE_PORT --Management:Listen=127.0.0.1:$MGMT_PORT --Store:Directory="$TMP/data" \
     --Store:MemoryBudget=256MiB --Store:DiskBudget=2GiB --Guard:AllowLoopback=true \
     --Cluster:SiloPort=$SILO_PORT --Cluster:GatewayPort=$GATEWAY_PORT $NODE_ARGS >"$TMP/node.log" 2>&1 &
   NODE_PID=$!

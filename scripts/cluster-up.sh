@@ -4,7 +4,7 @@
 #
 #   scripts/cluster-up.sh [N]          N nodes (default 3)
 #
-# Environment (defaults): PG_PORT (55432), PROXY_PORT (3128; node i gets PROXY_PORT+i-1), SILO_PORT (11111),
+# Environment (defaults): PG_PORT (55432), PROXY_PORT (3128; node i gets PROXY_PORT+i-1), MGMT_PORT (9128; likewise), SILO_PORT (11111),
 # GATEWAY_PORT (30000), CLUSTER_ID (local), CONFIGURATION (Release), CLUSTER_DIR (./.cluster).
 # Everything the cluster writes goes under .cluster/: pg/ (database, postgres.log), nodeI/ (data/, node.log, pid).
 # Nodes use fast failure detection (ProbeTimeout 1s, MissedProbesLimit 2, TableRefreshTimeout 2s): a killed
@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/cluster-common.sh"
 
 N=${1:-3}
 PROXY_PORT=${PROXY_PORT:-3128}
+MGMT_PORT=${MGMT_PORT:-9128}
 SILO_PORT=${SILO_PORT:-11111}
 GATEWAY_PORT=${GATEWAY_PORT:-30000}
 CLUSTER_ID=${CLUSTER_ID:-local}
@@ -92,6 +93,7 @@ for i in $(seq 1 "$N"); do
         exec setsid nohup dotnet "$DLL" \
             "--Node:Name=node$i" \
             "--Proxy:Listen=127.0.0.1:$proxy" \
+            "--Management:Listen=127.0.0.1:$((MGMT_PORT + i - 1))" \
             "--Store:Directory=$dir/data" \
             --Guard:AllowLoopback=true \
             --Cluster:Mode=AdoNet "--Cluster:ConnectionString=$CS" "--Cluster:ClusterId=$CLUSTER_ID" \
@@ -100,7 +102,7 @@ for i in $(seq 1 "$N"); do
             </dev/null >"$dir/node.log" 2>&1
     ) &
     echo $! >"$dir/pid"
-    echo "== node$i: pid $(cat "$dir/pid"), proxy 127.0.0.1:$proxy, silo $silo, gateway $gateway, log $dir/node.log"
+    echo "== node$i: pid $(cat "$dir/pid"), proxy 127.0.0.1:$proxy, management 127.0.0.1:$((MGMT_PORT + i - 1)), silo $silo, gateway $gateway, log $dir/node.log"
 done
 
 # Wait until every proxy port accepts connections (the silo has joined by then).

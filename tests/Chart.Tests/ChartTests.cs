@@ -172,7 +172,7 @@ public class ChartTests
         var pgEnv = m.Single("StatefulSet", "site-b-postgresql").Path("spec", "template", "spec").Seq("containers").Cast<YamlMappingNode>().Single()
             .Maps("env").Single(e => e.Str("name") == "POSTGRES_PASSWORD").Path("valueFrom", "secretKeyRef");
         Assert.Equal("dev-password", m.Single("Secret", pgEnv.Str("name")).Path("stringData").Str(pgEnv.Str("key")!));
-        Assert.Equal("s3cret-token", File.ReadAllText(management["TokenFile"]));
+        Assert.Equal("s3cret-token-0123456789", File.ReadAllText(management["TokenFile"]));
 
         var hpa = m.Single("HorizontalPodAutoscaler");
         Assert.Equal("StatefulSet", hpa.Path("spec", "scaleTargetRef").Str("kind"));

@@ -308,6 +308,11 @@ internal static class OriginHandlers
             headers["X-Origin-Vary-Value"] = string.Join("; ", vary.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(h => h + "=" + context.Request.Headers[h].ToString()));
         }
+        // Surrogate keys for purge-by-tag tests (management API).
+        if (query["skey"].ToString() is { Length: > 0 } surrogateKey)
+            headers["Surrogate-Key"] = surrogateKey;
+        if (query["ctag"].ToString() is { Length: > 0 } cacheTag)
+            headers["Cache-Tag"] = cacheTag;
         if (query["setcookie"] == "1")
             headers.SetCookie = "origin_session=" + headers["X-Origin-Seq"].ToString() + "; Path=/";
         if (query["loc"].ToString() is { Length: > 0 } location)

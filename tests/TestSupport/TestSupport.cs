@@ -59,6 +59,9 @@ public sealed class NodeProcess : IAsyncDisposable
         };
         psi.ArgumentList.Add(NodeDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        // Parallel nodes must not all take the default management port (127.0.0.1:3129).
+        if (!psi.ArgumentList.Any(a => a.StartsWith("--Management:Listen", StringComparison.OrdinalIgnoreCase)))
+            psi.ArgumentList.Add("--Management:Listen=127.0.0.1:0");
         return new NodeProcess(Process.Start(psi)!, name, proxyPort, siloPort);
     }
 

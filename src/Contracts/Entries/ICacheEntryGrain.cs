@@ -71,4 +71,7 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
 
     /// <summary>Removes the stored entry (for a varying URL: its marker and every variant); returns how many entries went.</summary>
     Task<int> InvalidateAsync();
+
+    /// <summary>Management: the stored head (no body), lookups that found it since this activation, the owner node.</summary>
+    Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync();
 }

@@ -50,6 +50,8 @@ public sealed class CacheEntryGrain(
     private OwnerRanking.ViewVersion _checkedVersion;
     /// <summary>Nodes holding a hot copy of the current head: told to drop it whenever the head changes.</summary>
     private HashSet<string>? _hotNodes;
+    /// <summary>Lookups that found the entry since this activation started (management: inspect).</summary>
+    private long _hits;
 
     private sealed class Fill
     {
@@ -97,6 +99,7 @@ public sealed class CacheEntryGrain(
         if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))
         {
             if (hotCopyNode is not null) (_hotNodes ??= new HashSet<string>(StringComparer.Ordinal)).Add(hotCopyNode);
+            _hits++;
             if (head.BodyLength == 0) return new LookupResult(head, null, null, localSilo.Name);
             var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
             if (first is not null)
@@ -379,6 +382,12 @@ public sealed class CacheEntryGrain(
         _head = updated;
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated));
         return ReferenceEquals(_head, updated);
+    }
+
+    public async Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync()
+    {
+        if (!_loaded) await LoadAsync();
+        return new(_head, _hits, localSilo.Name);
     }
 
     /// <summary>

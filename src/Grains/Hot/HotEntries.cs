@@ -83,6 +83,15 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
         Remove(cacheKey);
     }
 
+    /// <summary>Management purge: drops (as <see cref="Drop"/>) every copy whose head matches; returns how many.</summary>
+    public int DropWhere(Func<EntryHead, bool> matches)
+    {
+        int n = 0;
+        foreach (var (key, entry) in _entries)
+            if (matches(entry.Head)) { Drop(key); n++; }
+        return n;
+    }
+
     public void Remove(string cacheKey)
     {
         if (_entries.TryRemove(cacheKey, out var old)) Interlocked.Add(ref _bytes, -old.Size);

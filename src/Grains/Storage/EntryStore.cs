@@ -29,7 +29,7 @@ namespace CacheCluster.Grains.Storage;
 /// <para>Chunk records are immutable: never write two different payloads under one (key hash, generation,
 /// index); use <see cref="NewGeneration"/> for every new body.</para>
 /// </remarks>
-public sealed class EntryStore : IAsyncDisposable
+public sealed partial class EntryStore : IAsyncDisposable
 {
     private const int PageSizeBits = 20;
     private const long PageSize = 1L << PageSizeBits;

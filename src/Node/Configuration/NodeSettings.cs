@@ -10,7 +10,7 @@ public enum ClusteringMode { Localhost, AdoNet }
 /// configuration key it concerns, so an operator can fix appsettings.json, an environment variable
 /// (Store__DiskBudget) or a command-line switch (--Store:DiskBudget=2GiB) without guessing.
 /// </summary>
-public sealed class NodeSettings
+public sealed partial class NodeSettings
 {
     public required string NodeName { get; init; }
     public required ProxySettings Proxy { get; init; }
@@ -21,6 +21,8 @@ public sealed class NodeSettings
     public CacheCluster.Node.Upstream.UpstreamSettings Upstream { get; init; } = new();
     /// <summary>Access rules, proxy auth, privacy, limits and the SSRF guard (src/Node/Policy).</summary>
     public CacheCluster.Node.Policy.PolicySettings Policy { get; init; } = new();
+    public ManagementSettings Management { get; init; } = ManagementSettings.Default;
+    public AccessLogSettings AccessLog { get; init; } = AccessLogSettings.Off;
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -105,9 +107,14 @@ public sealed class NodeSettings
         r.RejectUnknown("Upstream", CacheCluster.Node.Upstream.UpstreamSettings.Keys);
         var upstream = CacheCluster.Node.Upstream.UpstreamSettings.Read(config, r.Error);
         var policy = CacheCluster.Node.Policy.PolicySettings.Load(r, config, contentRoot);
+        var (management, accessLog) = ReadManagement(r, config, proxy, cluster, contentRoot); // NodeSettings.Management.cs
 
         r.ThrowIfErrors();
-        return new NodeSettings { NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Pac = pac, Upstream = upstream, Policy = policy };
+        return new NodeSettings
+        {
+            NodeName = nodeName, Proxy = proxy, Cache = cache, Store = store, Cluster = cluster, Pac = pac, Upstream = upstream, Policy = policy,
+            Management = management, AccessLog = accessLog,
+        };
     }
 
     /// <summary>Reads typed values and collects every error before failing, so one run shows them all.</summary>

@@ -32,6 +32,7 @@ public static class NodeHost
         builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
         CacheCluster.Node.Policy.PolicyServices.Add(builder.Services, settings);
+        var management = CacheCluster.Node.Management.ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
@@ -45,7 +46,8 @@ public static class NodeHost
             CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
             var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
-                kestrel.Listen(endpoint, listen => listen.Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
+                kestrel.Listen(endpoint, listen => listen.Use(CacheCluster.Node.Observability.ConnectionBytes.Count).Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
+            CacheCluster.Node.Management.ManagementHost.Listen(kestrel, settings, management);
         });
 
         builder.UseOrleans(silo =>
@@ -83,6 +85,7 @@ public static class NodeHost
 
         var app = builder.Build();
         var handler = app.Services.GetRequiredService<ProxyHandler>();
+        CacheCluster.Node.Management.ManagementHost.Map(app); // management port branch + stats middleware
         // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
         // fetch them without proxy credentials, and they reveal nothing the access rules protect.
         var pac = app.Services.GetRequiredService<CacheCluster.Node.Pac.PacEndpoint>();
@@ -93,8 +96,8 @@ public static class NodeHost
         {
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CacheCluster.Node");
             log.LogInformation(
-                "Node {Name} ready: proxy on {Proxy}; store {Directory} ({Memory} memory, {Disk} disk, checkpoint every {Checkpoint}); {Mode} clustering; {Sites} reverse-proxy site(s)",
-                settings.NodeName, string.Join(", ", ProxyAddresses(app)), settings.Store.Directory,
+                "Node {Name} ready: proxy on {Proxy}; management on {Management}; store {Directory} ({Memory} memory, {Disk} disk, checkpoint every {Checkpoint}); {Mode} clustering; {Sites} reverse-proxy site(s)",
+                settings.NodeName, string.Join(", ", ProxyAddresses(app)), string.Join(", ", management.Uris), settings.Store.Directory,
                 ByteSize.Format(settings.Store.MemoryBudgetBytes), ByteSize.Format(settings.Store.DiskBudgetBytes),
                 settings.Store.CheckpointInterval, settings.Cluster.Mode, settings.Proxy.Sites.Count);
         });
@@ -103,5 +106,10 @@ public static class NodeHost
 
     /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>
     public static IReadOnlyList<Uri> ProxyAddresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a)).ToList() ?? [];
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a))
+            .Where(u => !app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>().IsManagementPort(u.Port)).ToList() ?? [];
+
+    /// <summary>The management endpoints actually bound (gRPC, /metrics, /healthz).</summary>
+    public static IReadOnlyList<Uri> ManagementAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>().Uris;
 }

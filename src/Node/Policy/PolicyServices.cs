@@ -15,6 +15,7 @@ public static class PolicyServices
         services.AddSingleton<HostResolver>();
         services.AddSingleton<DestinationGuard>();
         services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>()));
+        services.AddSingleton<CacheCluster.Node.Runtime.IRuntimePolicySection, AccessRulesSection>(); // SetPolicy "access_rules"
         services.AddSingleton<ProxyAuthenticator>();
         services.AddSingleton<ClientLimits>();
         services.AddSingleton<UpstreamHeaders>();

@@ -14,7 +14,8 @@ public sealed class OriginClient : IDisposable
     private readonly HttpMessageInvoker _invoker;
     private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
 
-    public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, ILoggerFactory loggers)
+    public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, CacheCluster.Node.Observability.OriginMeter meter,
+        ILoggerFactory loggers)
     {
         // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
@@ -30,11 +31,12 @@ public sealed class OriginClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
-            // The SSRF guard checks the addresses the origin's name resolves to, at every new connection.
+            // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
+            // meter counts the bytes that come back.
             ConnectCallback = async (context, ct) =>
-                new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true),
+                meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true)),
         };
-        _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+        _invoker = new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>

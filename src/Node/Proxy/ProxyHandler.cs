@@ -21,20 +21,12 @@ public sealed class ProxyHandler(
     OriginClient origin,
     ConnectTunnel tunnel,
     CacheCluster.Node.Privacy.UpstreamHeaders upstreamHeaders,
+    CacheCluster.Node.Runtime.RuntimePolicy policy,
     ILogger<ProxyHandler> logger)
 {
     private readonly ProxySettings _proxy = settings.Proxy;
-    private readonly FreshnessRules _rules = new()
-    {
-        MaxObjectBytes = settings.Cache.MaxObjectBytes,
-        HeuristicFraction = settings.Cache.HeuristicFraction,
-        HeuristicMax = settings.Cache.HeuristicMax,
-        Rules = settings.Cache.RefreshRules,
-        SetCookie = settings.Cache.SetCookie,
-        TargetedField = settings.Cache.TargetedField,
-        ServeStaleOnErrorFor = settings.Cache.ServeStaleOnErrorFor,
-        ImmutableIgnoresRequestMaxAge = settings.Cache.ImmutableIgnoresRequestMaxAge,
-    };
+    /// <summary>Freshness rules in force: the runtime policy can replace them while the node runs (management API).</summary>
+    private FreshnessRules _rules => policy.Freshness;
     private readonly string _via = "1.1 " + settings.Proxy.ViaName;
     private readonly string _cacheName = settings.Proxy.CacheName;
     private readonly string _localNode = localSilo.SiloAddress.ToParsableString();
@@ -86,6 +78,7 @@ public sealed class ProxyHandler(
                         IsPragmaNoCache(ctx), DateTimeOffset.UtcNow, _rules, out var hotAge, out var hotTtl) != HitVerdict.Stale)
                 {
                     if (_proxy.DebugHeaders) AddDebugHeaders(ctx, "hot-copy");
+                    CacheCluster.Node.Observability.ProxyRequestInfo.SetOwner(ctx, "hot-copy"); // access log
                     if (ClientHasFreshCopy(ctx, h)) { WriteNotModified(ctx, h, hotAge, CacheStatus.Hit(_cacheName, hotTtl)); return; }
                     await DeliverHotAsync(ctx, hotEntry, hotAge, hotTtl);
                     return;
@@ -117,6 +110,7 @@ public sealed class ProxyHandler(
             }
             ticket = found.Fill;
             if (_proxy.DebugHeaders) AddDebugHeaders(ctx, found.Owner);
+            CacheCluster.Node.Observability.ProxyRequestInfo.SetOwner(ctx, found.Owner); // access log
             if (found.Head is { } head)
             {
                 var facts = FactsOf(head);

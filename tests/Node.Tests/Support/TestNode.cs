@@ -30,6 +30,7 @@ public sealed class TestNode : IAsyncDisposable
         var args = new List<string>
         {
             "--Proxy:Listen=127.0.0.1:0",
+            "--Management:Listen=127.0.0.1:0",
             $"--Store:Directory={dataDir}",
             $"--Cluster:SiloPort={siloPort}",
             $"--Cluster:GatewayPort={Ports.Free()}",

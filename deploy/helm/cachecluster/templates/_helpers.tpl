@@ -56,7 +56,7 @@ app.kubernetes.io/component: node
 {{/* Secret and key holding the management API token (empty name: none). */}}
 {{- define "cachecluster.tokenSecretName" -}}
 {{- if .Values.management.existingSecret }}{{ .Values.management.existingSecret }}
-{{- else if .Values.management.token }}{{ include "cachecluster.fullname" . }}-management
+{{- else }}{{ include "cachecluster.fullname" . }}-management
 {{- end }}
 {{- end }}
 {{- define "cachecluster.tokenSecretKey" -}}

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using CacheCluster.Ctl;
+using Grpc.Core;
+using Spectre.Console;
+
+// cachectl: the operators' command-line client for a CacheCluster's management API (docs/management.md).
+
+// Piped into a file or another program: tables as wide as they need (COLUMNS if set), not cut at 80.
+if (Console.IsOutputRedirected)
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 240;
+var address = new Option<string?>("--address", "-a")
+{
+    Description = $"A node's management address (any node answers for the whole cluster). Env: CACHECTL_ADDRESS; default {Connection.DefaultAddress}",
+    Recursive = true,
+};
+var token = new Option<string?>("--token", "-t") { Description = "Bearer token (Management:Token on the nodes). Env: CACHECTL_TOKEN", Recursive = true };
+var json = new Option<bool>("--json") { Description = "Print JSON (one object per result; one per line for streams) instead of tables", Recursive = true };
+var insecure = new Option<bool>("--insecure") { Description = "With https: do not verify the node's certificate", Recursive = true };
+var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for an answer (not for streams)", DefaultValueFactory = _ => 60, Recursive = true };
+
+var root = new RootCommand("cachectl: see and steer a CacheCluster through any node's management API");
+foreach (var o in new Option[] { address, token, json, insecure, timeout }) root.Options.Add(o);
+
+Commands.Context Ctx(ParseResult p) => new(
+    p.GetValue(address) ?? Environment.GetEnvironmentVariable("CACHECTL_ADDRESS"),
+    p.GetValue(token) ?? Environment.GetEnvironmentVariable("CACHECTL_TOKEN"),
+    p.GetValue(json), p.GetValue(insecure), TimeSpan.FromSeconds(Math.Max(1, p.GetValue(timeout))));
+
+// status
+var status = new Command("status", "Every node: address, state, uptime, version, entries, bytes, hit ratio");
+status.SetAction((p, ct) => Commands.Run(Ctx(p), ct, Commands.StatusAsync));
+root.Subcommands.Add(status);
+
+// stats
+var statsNode = new Option<string?>("--node") { Description = "Only this node (by name)" };
+var watch = new Option<bool>("--watch", "-w") { Description = "Keep printing updates until Ctrl+C" };
+var interval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 5 };
+var stats = new Command("stats", "Requests by outcome, bytes, origin latency and store figures, cluster-wide and per node") { statsNode, watch, interval };
+stats.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.StatsAsync(c, p.GetValue(statsNode), p.GetValue(watch), p.GetValue(interval), t)));
+root.Subcommands.Add(stats);
+
+// purge
+var purge = new Command("purge", "Remove entries cluster-wide (hot copies on every node too) and print how many went");
+foreach (var (name, description, kind) in new[]
+{
+    ("url", "One URL, all its variants (http://example.org/page)", "url"),
+    ("host", "Every URL of a host (example.org, or example.org:8080 for one port)", "host"),
+    ("prefix", "Every URL that starts with a prefix (http://example.org/static/)", "prefix"),
+    ("tag", "Every entry whose Surrogate-Key / Cache-Tag lists this key", "surrogate_key"),
+})
+{
+    var value = new Argument<string>(name == "tag" ? "key" : name) { Description = description };
+    var sub = new Command(name, description) { value };
+    sub.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.PurgeAsync(c, kind, p.GetValue(value)!, t)));
+    purge.Subcommands.Add(sub);
+}
+root.Subcommands.Add(purge);
+
+// inspect
+var inspectUrl = new Argument<string>("url") { Description = "The URL (http://example.org/page)" };
+var showHeaders = new Option<bool>("--headers") { Description = "Also print the stored response headers" };
+var inspect = new Command("inspect", "One URL: variants, size, stored at, age, freshness left, validators, owner node, hits") { inspectUrl, showHeaders };
+inspect.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.InspectAsync(c, p.GetValue(inspectUrl)!, p.GetValue(showHeaders), t)));
+root.Subcommands.Add(inspect);
+
+// warm
+var warmFile = new Argument<string?>("file") { Description = "File with one URL per line ('-' or none: standard input)", Arity = ArgumentArity.ZeroOrOne };
+var concurrency = new Option<int>("--concurrency", "-c") { Description = "Fetches at a time (1-64)", DefaultValueFactory = _ => 8 };
+var warm = new Command("warm", "Fetch URLs through the cluster's normal (single-flight) path so they are cached; live progress") { warmFile, concurrency };
+warm.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.WarmAsync(c, p.GetValue(warmFile), p.GetValue(concurrency), t)));
+root.Subcommands.Add(warm);
+
+// drain
+var drainNode = new Argument<string?>("node") { Description = "Node name (see status); none: the node you are connected to", Arity = ArgumentArity.ZeroOrOne };
+var drain = new Command("drain", "Make a node leave the cluster gracefully (finish requests, checkpoint, stop)") { drainNode };
+drain.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.DrainAsync(c, p.GetValue(drainNode), t)));
+root.Subcommands.Add(drain);
+
+// policy
+var policy = new Command("policy", "Read or change the runtime policy (freshness rules, access rules) on every node, no restart");
+var policyGet = new Command("get", "Print the policy in force");
+policyGet.SetAction((p, ct) => Commands.Run(Ctx(p), ct, Commands.PolicyGetAsync));
+var refreshRule = new Option<string[]>("--refresh-rule") { Description = "A freshness rule (Cache:RefreshRules syntax); repeat for several, in order", AllowMultipleArgumentsPerToken = false };
+var refreshFile = new Option<string?>("--refresh-rules-file") { Description = "File with one freshness rule per line (# comments)" };
+var accessRule = new Option<string[]>("--access-rule") { Description = "An access rule (access policy syntax); repeat for several, in order" };
+var accessFile = new Option<string?>("--access-rules-file") { Description = "File with one access rule per line (# comments)" };
+var clearRefresh = new Option<bool>("--clear-refresh-rules") { Description = "Remove every freshness rule" };
+var policySet = new Command("set", "Replace the given sections of the policy on every node") { refreshRule, refreshFile, clearRefresh, accessRule, accessFile };
+policySet.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.PolicySetAsync(c,
+    p.GetValue(refreshRule) ?? [], p.GetValue(refreshFile), p.GetValue(clearRefresh), p.GetValue(accessRule) ?? [], p.GetValue(accessFile), t)));
+policy.Subcommands.Add(policyGet);
+policy.Subcommands.Add(policySet);
+root.Subcommands.Add(policy);
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+{
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"cachectl: {error.Message}");
+    Console.Error.WriteLine("Try 'cachectl --help'.");
+    return ExitCodes.Usage;
+}
+return await parsed.InvokeAsync();

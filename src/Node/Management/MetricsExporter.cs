@@ -1,0 +1,70 @@
+using CacheCluster.Grains.Hot;
+using CacheCluster.Grains.Storage;
+using CacheCluster.Node.AccessLog;
+using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Observability;
+using Prometheus;
+
+namespace CacheCluster.Node.Management;
+
+/// <summary>
+/// This node's Prometheus metrics (GET /metrics on the management port), every series labelled node="&lt;Node:Name&gt;".
+/// A registry of its own per node (several nodes may share a process in tests); values are read from the
+/// node's counters when scraped, so the request path only increments plain counters.
+/// </summary>
+public sealed class MetricsExporter
+{
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+
+    public MetricsExporter(NodeSettings settings, ProxyCounters counters, EntryStore store, StoreCensus census, HotEntries hot,
+        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus)
+    {
+        _registry.SetStaticLabels(new Dictionary<string, string> { ["node"] = settings.NodeName });
+        var f = Metrics.WithCustomRegistry(_registry);
+        var requests = f.CreateCounter("cachecluster_requests_total", "Proxy requests by outcome (hit, miss, stale, revalidated, collapsed, pass, denied, error).", "outcome");
+        var clientBytes = f.CreateCounter("cachecluster_client_bytes_total", "Bytes sent to proxy clients (headers and bodies, CONNECT tunnels included).");
+        var originBytes = f.CreateCounter("cachecluster_origin_bytes_total", "Bytes received from origins (headers and bodies).");
+        var fetches = f.CreateCounter("cachecluster_origin_fetches_total", "Requests sent to origins.");
+        var latency = f.CreateHistogram("cachecluster_origin_fetch_duration_seconds", "Time from sending a request to an origin to its response headers.",
+            new HistogramConfiguration { Buckets = ProxyCounters.LatencyBounds });
+        var storeDisk = f.CreateGauge("cachecluster_store_disk_bytes", "Bytes of the store's files on disk.");
+        var storeLog = f.CreateGauge("cachecluster_store_log_bytes", "Live bytes of the store's log (memory and disk).");
+        var storeEntries = f.CreateGauge("cachecluster_store_entries", "Entries in this node's store (counted at most every 15 s).");
+        var storeBodyBytes = f.CreateGauge("cachecluster_store_body_bytes", "Body bytes of the entries in this node's store (counted at most every 15 s).");
+        var evictions = f.CreateCounter("cachecluster_store_evictions_total", "Times the disk budget evicted the oldest part of the log.");
+        var evictedBytes = f.CreateCounter("cachecluster_store_evicted_bytes_total", "Log bytes evicted by the disk budget.");
+        var checkpoints = f.CreateCounter("cachecluster_store_checkpoints_total", "Store checkpoints completed.");
+        var hotEntries = f.CreateGauge("cachecluster_hot_entries", "Hot copies of popular entries held in this node's memory.");
+        var hotBytes = f.CreateGauge("cachecluster_hot_bytes", "Bytes of the hot copies held in this node's memory.");
+        var members = f.CreateGauge("cachecluster_cluster_active_nodes", "Active nodes in the cluster, as this node sees the membership.");
+        var activations = f.CreateGauge("cachecluster_grain_activations", "Grain activations on this node by grain type (CacheEntryGrain: entries with an active owner here; refreshed at most every 15 s).", "grain");
+        var dropped = f.CreateCounter("cachecluster_access_log_dropped_total", "Access-log lines dropped because the writer fell behind.");
+
+        counters.LatencyObserved = latency.Observe;
+        _registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var outcome in Enum.GetValues<RequestOutcome>())
+                requests.WithLabels(outcome.ToString().ToLowerInvariant()).IncTo(counters.Outcome(outcome));
+            var c = counters.Snapshot(0, 0, 0);
+            clientBytes.IncTo(c.BytesToClients);
+            originBytes.IncTo(c.BytesFromOrigins);
+            fetches.IncTo(c.OriginFetches);
+            var s = store.GetStats();
+            storeDisk.Set(s.DiskBytes);
+            storeLog.Set(s.LogBytes);
+            evictions.IncTo(s.Evictions);
+            evictedBytes.IncTo(s.EvictedBytes);
+            checkpoints.IncTo(s.Checkpoints);
+            var (entries, bodyBytes) = census.LastCount();
+            storeEntries.Set(entries);
+            storeBodyBytes.Set(bodyBytes);
+            hotEntries.Set(hot.Count);
+            hotBytes.Set(hot.Bytes);
+            members.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
+            dropped.IncTo(accessLog.Dropped);
+            foreach (var (type, count) in grainCensus.Last()) activations.WithLabels(type).Set(count);
+        });
+    }
+
+    public Task WriteAsync(Stream output, CancellationToken ct) => _registry.CollectAndExportAsTextAsync(output, ct);
+}

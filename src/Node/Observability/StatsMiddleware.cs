@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using CacheCluster.Node.AccessLog;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace CacheCluster.Node.Observability;
+
+/// <summary>
+/// Wraps the proxy pipeline: when a request has been answered (its response fully sent), classifies it from
+/// its status and Cache-Status, counts it and its bytes to the client, and hands it to the access log.
+/// </summary>
+public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter accessLog)
+{
+    /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
+    private sealed class Request : ProxyRequestInfo
+    {
+        public required HttpContext Context;
+        public required long Started;
+        public required long BytesBefore;
+        public required ConnectionBytes? Bytes;
+        public required StatsMiddleware Middleware;
+        public DateTimeOffset StartedAt;
+    }
+
+    private static readonly Func<object, Task> OnCompleted = state =>
+    {
+        var r = (Request)state;
+        r.Middleware.Finish(r);
+        return Task.CompletedTask;
+    };
+
+    public Func<RequestDelegate, RequestDelegate> Middleware => next => ctx =>
+    {
+        var bytes = ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionBytes.ItemKey, out var item) == true ? item as ConnectionBytes : null;
+        var request = new Request
+        {
+            Context = ctx,
+            Started = Stopwatch.GetTimestamp(),
+            BytesBefore = bytes?.Written ?? 0,
+            Bytes = bytes,
+            Middleware = this,
+            StartedAt = accessLog.Enabled ? DateTimeOffset.UtcNow : default,
+        };
+        ctx.Features.Set<ProxyRequestInfo>(request);
+        ctx.Response.OnCompleted(OnCompleted, request);
+        return next(ctx);
+    };
+
+    private void Finish(Request r)
+    {
+        var ctx = r.Context;
+        int status = ctx.Response.StatusCode;
+        var cacheStatus = ctx.Response.Headers["Cache-Status"];
+        string? cs = cacheStatus.Count == 0 ? null : cacheStatus[cacheStatus.Count - 1];
+        bool tunnel = HttpMethods.IsConnect(ctx.Request.Method);
+        var outcome = OutcomeClassifier.Classify(status, cs, tunnel);
+        long sent = r.Bytes is { } b ? b.Written - r.BytesBefore : ctx.Response.ContentLength ?? 0;
+        counters.Count(outcome, sent);
+        if (!accessLog.Enabled) return;
+        var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
+        var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
+        accessLog.Write(new AccessRecord(
+            r.StartedAt,
+            Stopwatch.GetElapsedTime(r.Started),
+            ctx.Connection.RemoteIpAddress?.ToString() ?? "-",
+            outcome,
+            tunnel,
+            status,
+            sent,
+            ctx.Request.Method,
+            url,
+            r.User ?? ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User, // set by proxy authentication
+            r.Owner,
+            cs,
+            ctx.Response.ContentType));
+    }
+}

@@ -1,0 +1,152 @@
+using CacheCluster.Caching;
+using CacheCluster.Contracts.Management;
+using CacheCluster.Node.Configuration;
+
+namespace CacheCluster.Node.Runtime;
+
+/// <summary>
+/// A section of the runtime policy that can be replaced while the node runs (management SetPolicy). The
+/// built-in one is "refresh_rules"; the access policy plugs in "access_rules" by registering an
+/// implementation: <c>services.AddSingleton&lt;IRuntimePolicySection, MyAccessRules&gt;()</c>.
+/// </summary>
+public interface IRuntimePolicySection
+{
+    /// <summary>The section's name in the API (PolicySnapshot / SetPolicyRequest.sections).</summary>
+    string Name { get; }
+
+    /// <summary>The lines in force (configuration syntax).</summary>
+    IReadOnlyList<string> Current { get; }
+
+    /// <summary>Null if every line is valid; else a message naming the first bad line (e.g. "line 3: ...").</summary>
+    string? Validate(IReadOnlyList<string> lines);
+
+    /// <summary>Puts validated lines in force (atomically: requests see the old or the new set, never a mix).</summary>
+    void Apply(IReadOnlyList<string> lines);
+}
+
+/// <summary>
+/// The node's runtime policy: the freshness rules the proxy reads on every request (an immutable snapshot,
+/// swapped whole) plus any registered sections. Changed through the management API on every node at once;
+/// not persisted (a restarted node starts from its configuration).
+/// </summary>
+public sealed class RuntimePolicy
+{
+    public const string RefreshRulesSection = "refresh_rules";
+    public const string AccessRulesSection = "access_rules";
+
+    private readonly Dictionary<string, IRuntimePolicySection> _sections = new(StringComparer.Ordinal);
+    private readonly object _gate = new();
+    private FreshnessRules _freshness;
+    private string[] _refreshLines;
+    private long _version;
+
+    public RuntimePolicy(NodeSettings settings, IEnumerable<IRuntimePolicySection> sections)
+    {
+        _freshness = new FreshnessRules
+        {
+            MaxObjectBytes = settings.Cache.MaxObjectBytes,
+            HeuristicFraction = settings.Cache.HeuristicFraction,
+            HeuristicMax = settings.Cache.HeuristicMax,
+            Rules = settings.Cache.RefreshRules,
+            SetCookie = settings.Cache.SetCookie,
+            TargetedField = settings.Cache.TargetedField,
+            ServeStaleOnErrorFor = settings.Cache.ServeStaleOnErrorFor,
+            ImmutableIgnoresRequestMaxAge = settings.Cache.ImmutableIgnoresRequestMaxAge,
+        };
+        _refreshLines = [.. settings.Cache.RefreshRules.Select(r => r.Text)];
+        foreach (var s in sections) _sections[s.Name] = s;
+    }
+
+    /// <summary>The freshness rules in force; read once per use, never cached by callers across requests.</summary>
+    public FreshnessRules Freshness => Volatile.Read(ref _freshness);
+
+    /// <summary>Raised after a change, with the new snapshot.</summary>
+    public event Action<PolicySnapshot>? Changed;
+
+    public bool Supports(string section) => section == RefreshRulesSection || _sections.ContainsKey(section);
+
+    public PolicySnapshot Snapshot()
+    {
+        lock (_gate)
+        {
+            return new PolicySnapshot(_refreshLines,
+                _sections.TryGetValue(AccessRulesSection, out var access) ? [.. access.Current] : [],
+                _version);
+        }
+    }
+
+    /// <summary>Null if <paramref name="lines"/> are valid for <paramref name="section"/>; else a message naming the bad line.</summary>
+    public string? Validate(string section, IReadOnlyList<string> lines)
+    {
+        if (section == RefreshRulesSection)
+        {
+            for (int i = 0; i < lines.Count; i++)
+                if (!FreshnessRule.TryParse(lines[i], out _, out var error)) return $"line {i + 1} ('{lines[i]}'): {error}";
+            return null;
+        }
+        if (_sections.TryGetValue(section, out var s)) return s.Validate(lines);
+        return $"this node has no '{section}' policy section";
+    }
+
+    /// <summary>Applies the named sections (validate first: an invalid line throws and nothing changes).</summary>
+    public PolicySnapshot Apply(PolicySnapshot policy, IReadOnlyList<string> sections)
+    {
+        foreach (var section in sections)
+            if (Validate(section, LinesOf(policy, section)) is { } error) throw new ArgumentException($"{section}: {error}");
+        PolicySnapshot result;
+        lock (_gate)
+        {
+            foreach (var section in sections)
+            {
+                var lines = LinesOf(policy, section);
+                if (section == RefreshRulesSection)
+                {
+                    var rules = new List<FreshnessRule>();
+                    foreach (var line in lines)
+                        if (FreshnessRule.TryParse(line, out var rule, out _) && rule is not null) rules.Add(rule);
+                    var current = Freshness;
+                    Volatile.Write(ref _freshness, new FreshnessRules
+                    {
+                        MaxObjectBytes = current.MaxObjectBytes,
+                        HeuristicFraction = current.HeuristicFraction,
+                        HeuristicMax = current.HeuristicMax,
+                        Rules = rules,
+                        SetCookie = current.SetCookie,
+                        TargetedField = current.TargetedField,
+                        ServeStaleOnErrorFor = current.ServeStaleOnErrorFor,
+                        ImmutableIgnoresRequestMaxAge = current.ImmutableIgnoresRequestMaxAge,
+                    });
+                    _refreshLines = [.. lines];
+                }
+                else _sections[section].Apply(lines);
+            }
+            _version++;
+            result = new PolicySnapshot(_refreshLines,
+                _sections.TryGetValue(AccessRulesSection, out var access) ? [.. access.Current] : [], _version);
+        }
+        Changed?.Invoke(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Takes over another node's policy when it is newer (a node joining a cluster whose policy was changed at
+    /// run time). Lines that do not validate here (a section this node lacks) are skipped.
+    /// </summary>
+    public bool Adopt(PolicySnapshot other)
+    {
+        if (other.Version <= Snapshot().Version) return false;
+        var sections = new List<string> { RefreshRulesSection };
+        if (_sections.ContainsKey(AccessRulesSection)) sections.Add(AccessRulesSection);
+        sections.RemoveAll(s => Validate(s, LinesOf(other, s)) is not null);
+        Apply(other, sections);
+        lock (_gate) _version = other.Version;
+        return true;
+    }
+
+    public static IReadOnlyList<string> LinesOf(PolicySnapshot policy, string section) => section switch
+    {
+        RefreshRulesSection => policy.RefreshRules,
+        AccessRulesSection => policy.AccessRules,
+        _ => [],
+    };
+}
