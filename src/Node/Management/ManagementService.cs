@@ -14,7 +14,7 @@ using Grpc.Core;
 namespace CacheCluster.Node.Management;
 
 /// <summary>
-/// The management API (src/Contracts/Protos/management.proto). Any node answers for the whole cluster by
+/// The management API (src/Contracts/management.proto). Any node answers for the whole cluster by
 /// asking every active node's <see cref="IManagementNodeGrain"/>; a node that does not answer is reported
 /// with its error instead of failing the call.
 /// </summary>
