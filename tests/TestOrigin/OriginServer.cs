@@ -17,7 +17,7 @@ namespace CacheCluster.TestOrigin;
 /// Every request is counted and recorded before its response starts, so a test can assert on
 /// <see cref="RequestCount(string)"/> as soon as it has the response headers.
 /// </summary>
-public sealed class OriginServer : IAsyncDisposable
+public sealed partial class OriginServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly OriginState _state;
