@@ -464,7 +464,8 @@ public sealed class ProxyHandler(
         CacheKey = target.CacheKey,
         Status = (int)originResponse.StatusCode,
         ReasonPhrase = originResponse.ReasonPhrase,
-        Headers = WithoutSetCookie(headers),
+        // Fields named by private="…" / no-cache="…" are not kept (RFC 9111 5.2.2.4, 5.2.2.7).
+        Headers = WithheldFields.Remove(WithoutSetCookie(headers), CacheControl.Parse(HeaderPairs.GetAll(headers, HeaderNames.CacheControl))),
         RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
         ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
         LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
