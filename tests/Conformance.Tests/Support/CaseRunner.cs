@@ -53,7 +53,7 @@ public static class CaseRunner
 
     private static void Check(List<string> failures, int n, Step step, HttpResponseMessage response, string body, List<RecordedRequest> seen)
     {
-        var cacheStatus = response.Header("Cache-Status") ?? "(none)";
+        var cacheStatus = Raw(response, "Cache-Status") ?? "(none)";
         void Fail(string what) => failures.Add($"step {n}: {what} [status {(int)response.StatusCode}, Cache-Status: {cacheStatus}]");
 
         switch (step.Expect)
@@ -69,13 +69,13 @@ public static class CaseRunner
         if (step.Body is not null && body != step.Body) Fail($"body \"{Trunc(body)}\", expected \"{step.Body}\"");
         foreach (var (name, value) in step.Headers)
         {
-            var actual = response.Header(name);
+            var actual = Raw(response, name);
             if (actual != value) Fail($"header {name} is {(actual is null ? "absent" : "\"" + actual + "\"")}, expected \"{value}\"");
         }
         foreach (var name in step.HeadersPresent)
-            if (response.Header(name) is null) Fail($"header {name} is absent");
+            if (Raw(response, name) is null) Fail($"header {name} is absent");
         foreach (var name in step.HeadersMissing)
-            if (response.Header(name) is { } v) Fail($"header {name} should be absent but is \"{v}\"");
+            if (Raw(response, name) is { } v) Fail($"header {name} should be absent but is \"{v}\"");
         foreach (var (name, value) in step.OriginSaw)
         {
             if (seen.Count == 0) { Fail($"origin should have received {name}, but got no request"); continue; }
@@ -89,13 +89,18 @@ public static class CaseRunner
     }
 
     private static ScriptedResponse Resolve(ScriptedResponse r, string mainPath) =>
-        r.Headers.Any(h => h.Value?.Contains("{base}") == true)
+        r.Headers.Any(h => h.Value?.Contains('{') == true)
             ? new ScriptedResponse
             {
                 Status = r.Status, Reason = r.Reason, Body = r.Body, DelayMs = r.DelayMs, NotModifiedIfConditional = r.NotModifiedIfConditional,
-                Headers = [.. r.Headers.Select(h => h with { Value = h.Value?.Replace("{base}", mainPath) })],
+                Headers = [.. r.Headers.Select(h => h with { Value = h.Value?.Replace("{base}", mainPath).Replace("{name}", mainPath[(mainPath.LastIndexOf('/') + 1)..]) })],
             }
             : r;
+
+    /// <summary>A response header exactly as received (content headers unparsed), comma-joined; null when absent.</summary>
+    public static string? Raw(HttpResponseMessage r, string name) =>
+        r.Headers.NonValidated.TryGetValues(name, out var v) ? string.Join(", ", v)
+        : r.Content.Headers.NonValidated.TryGetValues(name, out var c) ? string.Join(", ", c) : null;
 
     private static string PathOnly(string pathAndQuery) => pathAndQuery.Split('?')[0];
 

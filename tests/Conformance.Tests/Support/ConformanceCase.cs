@@ -32,7 +32,7 @@ public sealed record Step
     public string? Query { get; init; }
     /// <summary>Which node's client sends this step (cluster cases); 0 for single-node cases.</summary>
     public int Node { get; init; }
-    /// <summary>The origin's answer when this step reaches it. <c>{base}</c> in a header value is the case's main path.</summary>
+    /// <summary>The origin's answer when this step reaches it. <c>{base}</c> in a header value is the case's main path, <c>{name}</c> its last segment.</summary>
     public ScriptedResponse Origin { get; init; } = new();
     public double PauseAfterSeconds { get; init; }
 
