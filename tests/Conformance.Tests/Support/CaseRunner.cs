@@ -42,17 +42,21 @@ public static class CaseRunner
             request.Headers.TryAddWithoutValidation("X-Step", n.ToString(CultureInfo.InvariantCulture));
 
             using var response = await client.SendAsync(request);
+            // Content headers as received: reading the body as a string parses (and reformats) Content-Type.
+            var received = Snapshot(response);
             var body = await response.Content.ReadAsStringAsync();
             var seen = origin.Requests.Where(r => PathOnly(r.PathAndQuery) == PathOf(step.Target) && r.Header("X-Step") == n.ToString(CultureInfo.InvariantCulture)).ToList();
-            Check(failures, n, step, response, body, seen);
+            Check(failures, n, step, response, received, body, seen);
             if (step.PauseAfterSeconds > 0) await Task.Delay(TimeSpan.FromSeconds(step.PauseAfterSeconds));
         }
         if (failures.Count > 0)
             Assert.Fail($"{c.Id} ({c.Rfc}: {c.Title}):\n  " + string.Join("\n  ", failures));
     }
 
-    private static void Check(List<string> failures, int n, Step step, HttpResponseMessage response, string body, List<RecordedRequest> seen)
+    private static void Check(List<string> failures, int n, Step step, HttpResponseMessage response,
+        Dictionary<string, string> received, string body, List<RecordedRequest> seen)
     {
+        string? Raw(HttpResponseMessage _, string name) => received.TryGetValue(name, out var v) ? v : null;
         var cacheStatus = Raw(response, "Cache-Status") ?? "(none)";
         void Fail(string what) => failures.Add($"step {n}: {what} [status {(int)response.StatusCode}, Cache-Status: {cacheStatus}]");
 
@@ -97,10 +101,14 @@ public static class CaseRunner
             }
             : r;
 
-    /// <summary>A response header exactly as received (content headers unparsed), comma-joined; null when absent.</summary>
-    public static string? Raw(HttpResponseMessage r, string name) =>
-        r.Headers.NonValidated.TryGetValues(name, out var v) ? string.Join(", ", v)
-        : r.Content.Headers.NonValidated.TryGetValues(name, out var c) ? string.Join(", ", c) : null;
+    /// <summary>The response headers exactly as received (comma-joined), before the body is read.</summary>
+    private static Dictionary<string, string> Snapshot(HttpResponseMessage r)
+    {
+        var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in r.Headers.NonValidated) all[name] = string.Join(", ", values);
+        foreach (var (name, values) in r.Content.Headers.NonValidated) all[name] = string.Join(", ", values);
+        return all;
+    }
 
     private static string PathOnly(string pathAndQuery) => pathAndQuery.Split('?')[0];
 
