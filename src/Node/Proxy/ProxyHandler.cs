@@ -169,10 +169,8 @@ public sealed class ProxyHandler(
         var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
         try
         {
-            var status = await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner);
-            // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4).
-            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
-                await InvalidateAfterUnsafeAsync(ctx, target);
+            // (A successful unsafe request invalidates what it may have changed, RFC 9111 4.4: ForwardAsync does it.)
+            await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner);
         }
         finally
         {
@@ -387,6 +385,11 @@ public sealed class ProxyHandler(
 
             // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
             if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+
+            // 5a'. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4), before the client
+            // sees the response: its next request, on any node, must not get the old entry.
+            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
+                await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
 
             // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
             if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
@@ -626,13 +629,13 @@ public sealed class ProxyHandler(
     /// After a successful POST/PUT/DELETE/PATCH, the target URL and the same-origin URLs in Location and
     /// Content-Location are invalidated (RFC 9111 4.4), cluster-wide through their owners.
     /// </summary>
-    private async Task InvalidateAfterUnsafeAsync(HttpContext ctx, RequestTarget target)
+    private async Task InvalidateAfterUnsafeAsync(HttpContext ctx, RequestTarget target, string[] responseHeaders)
     {
         var keys = new List<string> { target.CacheKey };
         foreach (var name in new[] { HeaderNames.Location, HeaderNames.ContentLocation })
         {
-            var value = ctx.Response.Headers[name].ToString();
-            if (value.Length == 0) continue;
+            var value = HeaderPairs.Get(responseHeaders, name);
+            if (string.IsNullOrEmpty(value)) continue;
             var publicUri = new Uri(target.CacheKey);
             if (!Uri.TryCreate(publicUri, value, out var resolved)) continue;
             if (resolved.Scheme != publicUri.Scheme || !string.Equals(resolved.Authority, publicUri.Authority, StringComparison.OrdinalIgnoreCase)) continue;
