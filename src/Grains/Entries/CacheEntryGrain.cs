@@ -326,7 +326,17 @@ public sealed class CacheEntryGrain(
     {
         if (!_loaded) await LoadAsync();
         if (_head is null) return false;
+        // An invalidation (RFC 9111 4.4) must be visible on every node before the unsafe request's response goes
+        // out: wait (briefly) until the nodes holding hot copies confirm the drop, not one-way messages.
+        var nodes = _hotNodes;
+        _hotNodes = null;
+        var key = _head.CacheKey;
         await DropAsync(_head, "invalidated");
+        if (nodes is { Count: > 0 })
+        {
+            try { await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).DropHotAsync(key))).WaitAsync(TimeSpan.FromSeconds(2)); }
+            catch (Exception ex) { logger.LogDebug("A node did not confirm dropping its hot copy of {Key}: {Message}", key, ex.Message); }
+        }
         return true;
     }
 
