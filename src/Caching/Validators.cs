@@ -87,18 +87,23 @@ public static class Validators
 
     /// <summary>
     /// A stored response's headers updated from a 304 (RFC 9111 3.2, 4.3.4): every field the 304 carries
-    /// replaces all stored instances of that field, except Content-Length (hop-by-hop fields never arrive here).
+    /// replaces all stored instances of that field, except Content-Length (it describes the stored body) and
+    /// Set-Cookie (stored responses never carry cookies: they belong to the one client that got them);
+    /// hop-by-hop fields never arrive here. Fields the merged Cache-Control names in <c>private="…"</c> or
+    /// <c>no-cache="…"</c> are then left out, as when storing (RFC 9111 3.1).
     /// </summary>
     public static string[] MergeNotModified(string[] stored, string[] fromNotModified)
     {
         var replaced = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (int i = 0; i + 1 < fromNotModified.Length; i += 2)
-            if (!fromNotModified[i].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) replaced.Add(fromNotModified[i]);
+            if (!fromNotModified[i].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+                && !fromNotModified[i].Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase)) replaced.Add(fromNotModified[i]);
         var merged = new List<string>(stored.Length + fromNotModified.Length);
         for (int i = 0; i + 1 < stored.Length; i += 2)
             if (!replaced.Contains(stored[i])) { merged.Add(stored[i]); merged.Add(stored[i + 1]); }
         for (int i = 0; i + 1 < fromNotModified.Length; i += 2)
             if (replaced.Contains(fromNotModified[i])) { merged.Add(fromNotModified[i]); merged.Add(fromNotModified[i + 1]); }
-        return [.. merged];
+        string[] result = [.. merged];
+        return WithheldFields.Remove(result, CacheControl.Parse(HeaderPairs.GetAll(result, "Cache-Control")));
     }
 }

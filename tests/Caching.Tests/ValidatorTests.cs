@@ -52,6 +52,24 @@ public class ValidatorTests
         Assert.Equal("text/plain", HeaderPairs.Get(merged, "Content-Type"));
         Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
     }
+
+    [Fact] // stored responses never carry cookies, not even one a 304 brings (it belongs to the revalidating client)
+    public void A_304_does_not_add_set_cookie()
+    {
+        string[] stored = ["Cache-Control", "public, max-age=1"];
+        var merged = Validators.MergeNotModified(stored, ["Set-Cookie", "a=b", "Cache-Control", "public, max-age=60"]);
+        Assert.Null(HeaderPairs.Get(merged, "Set-Cookie"));
+        Assert.Equal("public, max-age=60", HeaderPairs.Get(merged, "Cache-Control"));
+    }
+
+    [Fact] // RFC 9111 3.2 / 3.1: fields a 304 withholds with no-cache="…" are not stored by the update
+    public void A_304_with_qualified_no_cache_withholds_fields()
+    {
+        string[] stored = ["Cache-Control", "max-age=1", "a", "old", "b", "1"];
+        var merged = Validators.MergeNotModified(stored, ["Cache-Control", "max-age=60, no-cache=\"a\"", "a", "new"]);
+        Assert.Null(HeaderPairs.Get(merged, "a"));
+        Assert.Equal("1", HeaderPairs.Get(merged, "b"));
+    }
 }
 
 public class SetCookieTests
