@@ -26,6 +26,9 @@ public sealed class OriginClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            // obs-text in header values (RFC 9110 5.5) is forwarded byte for byte (Latin-1), not refused.
+            RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
+            ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
         };
         _invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
