@@ -16,8 +16,8 @@ public sealed class TwoNodes : IAsyncLifetime
     {
         Origin = await OriginServer.StartAsync();
         Cluster = await LocalCluster.StartAsync(2, new Dictionary<string, string?> { ["Proxy:OriginTimeout"] = "10s" });
-        A = Cluster.Nodes[0].CreateClient(TimeSpan.FromSeconds(30));
-        B = Cluster.Nodes[1].CreateClient(TimeSpan.FromSeconds(30));
+        A = ProxyClients.Via(Cluster.Nodes[0].ProxyUri);
+        B = ProxyClients.Via(Cluster.Nodes[1].ProxyUri);
     }
 
     public async Task DisposeAsync()

@@ -61,7 +61,16 @@ public sealed class ValidationConformanceTests(SingleNode host) : IClassFixture<
                 Expect = Expect.EtagValidated, Status = 200, Body = "abcde", Headers = [("Content-Length", "5")] },
             new Step { Expect = Expect.Cached, Body = "abcde", Headers = [("Content-Length", "5")] }),
 
+        new ConformanceCase("304-set-cookie-not-stored", "RFC 9111 3.2", "a Set-Cookie on a 304 is never replayed to other clients",
+            new Step { Origin = R(H("Cache-Control", "public, max-age=1"), H("ETag", "\"sc\"")), PauseAfterSeconds = Stale },
+            new Step { Origin = NotModified(H("Cache-Control", "public, max-age=3600"), H("ETag", "\"sc\""), H("Set-Cookie", "a=b")), Expect = Expect.EtagValidated, Status = 200 },
+            new Step { Expect = Expect.Cached, Status = 200, HeadersMissing = ["Set-Cookie"] }),
+
         // ---- Clients' conditional requests (RFC 9111 4.3.2) ----
+        new ConformanceCase("client-inm-obs-text", "RFC 9110 8.8.3", "an entity-tag with obs-text is stored, replayed and matched",
+            new Step { Origin = R(D("Expires", 100000), H("ETag", "\"abcdef\u00fc\""), D("Date", 0)), Status = 200 },
+            new Step { Request = [("If-None-Match", "\"abcdef\u00fc\"")], Expect = Expect.Cached, Status = 304 },
+            new Step { Expect = Expect.Cached, Status = 200, Headers = [("ETag", "\"abcdef\u00fc\"")] }),
         new ConformanceCase("client-inm-strong", "RFC 9111 4.3.2", "If-None-Match matching a fresh entry gets 304 from the cache, with the ETag",
             new Step { Origin = R(D("Expires", 100000), H("ETag", "\"abcdef\""), D("Date", 0)) },
             new Step { Request = [("If-None-Match", "\"abcdef\"")], Expect = Expect.Cached, Status = 304, Headers = [("ETag", "\"abcdef\"")] }),

@@ -55,6 +55,8 @@ public sealed partial class OriginServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Scripted responses may carry obs-text (RFC 9110 5.5) in header values: send such bytes as Latin-1.
+            k.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
             k.Limits.MaxRequestBodySize = null;
             k.Limits.MinRequestBodyDataRate = null;
             k.Limits.MinResponseDataRate = null;

@@ -16,7 +16,7 @@ public sealed class SingleNode : IAsyncLifetime
         {
             ["Proxy:OriginTimeout"] = "10s",
         });
-        Client = Node.CreateClient(TimeSpan.FromSeconds(30));
+        Client = ProxyClients.Via(Node.ProxyUri);
     }
 
     public Task RunAsync(ConformanceCase c) => CaseRunner.RunAsync(c, Origin, Client);
