@@ -66,6 +66,14 @@ public sealed class DirectiveConformanceTests(SingleNode host) : IClassFixture<S
         Two("public-no-freshness-heuristic", "RFC 9111 5.2.2.9", "public allows a heuristic lifetime",
             R(H("Cache-Control", "public"), D("Last-Modified", -86400), D("Date", 0)), new Step { Expect = Expect.Cached }),
 
+        Two("private-and-public", "RFC 9111 5.2.2.7", "private wins over public", R(H("Cache-Control", "public, private, max-age=3600")), new Step { Expect = Expect.NotCached }),
+        Two("s-maxage-0-over-max-age", "RFC 9111 5.2.2.10", "s-maxage=0 makes it stale for a shared cache", R(H("Cache-Control", "max-age=3600, s-maxage=0")), new Step { Expect = Expect.NotCached }),
+        Two("age-huge", "RFC 9111 5.1", "a huge Age makes any lifetime stale", R(H("Cache-Control", "max-age=3600"), H("Age", "99999999999")), new Step { Expect = Expect.NotCached }),
+        Two("only-if-cached-stale", "RFC 9111 5.2.1.7", "only-if-cached with only a stale entry: 504, origin not asked",
+            R(H("Cache-Control", "max-age=1")), new Step { Request = [("Cache-Control", "only-if-cached")], Expect = Expect.Cached, Status = 504 }, Stale),
+        Two("only-if-cached-max-stale", "RFC 9111 5.2.1.7", "only-if-cached with max-stale may use the stale entry",
+            R(H("Cache-Control", "max-age=1")), new Step { Request = [("Cache-Control", "only-if-cached, max-stale")], Expect = Expect.Cached, Status = 200, Body = "body-1" }, Stale),
+
         // ---- Authorization (RFC 9111 3.5) ----
         new ConformanceCase("authorization-not-stored", "RFC 9111 3.5", "a response to an authorized request is not shared by default",
             new Step { Request = Auth, Origin = R(H("Cache-Control", "max-age=3600")) },

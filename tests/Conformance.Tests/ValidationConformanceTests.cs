@@ -67,6 +67,10 @@ public sealed class ValidationConformanceTests(SingleNode host) : IClassFixture<
             new Step { Expect = Expect.Cached, Status = 200, HeadersMissing = ["Set-Cookie"] }),
 
         // ---- Clients' conditional requests (RFC 9111 4.3.2) ----
+        new ConformanceCase("client-conditional-miss", "RFC 9111 4.3.2", "a client's conditional with nothing stored is forwarded; the 304 is not stored",
+            new Step { Request = [("If-None-Match", "\"c\"")], Origin = new ScriptedResponse { NotModifiedIfConditional = true, Headers = [H("Cache-Control", "max-age=3600"), H("ETag", "\"c\"")] },
+                Expect = Expect.NotCached, Status = 304 },
+            new Step { Origin = R(H("Cache-Control", "max-age=3600"), H("ETag", "\"c\"")), Expect = Expect.NotCached, Status = 200, Body = "body-2" }),
         new ConformanceCase("client-inm-obs-text", "RFC 9110 8.8.3", "an entity-tag with obs-text is stored, replayed and matched",
             new Step { Origin = R(D("Expires", 100000), H("ETag", "\"abcdef\u00fc\""), D("Date", 0)), Status = 200 },
             new Step { Request = [("If-None-Match", "\"abcdef\u00fc\"")], Expect = Expect.Cached, Status = 304 },

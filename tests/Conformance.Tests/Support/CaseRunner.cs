@@ -20,7 +20,7 @@ public static class CaseRunner
         // One script per URL: response i answers the request that carries X-Step: i+1.
         foreach (var target in c.Steps.Select(s => s.Target).Distinct())
         {
-            var responses = c.Steps.Select(s => Resolve(s.Origin, mainPath)).ToArray();
+            var responses = c.Steps.Select(s => Resolve(s.Origin, mainPath, origin.HttpBase.Port)).ToArray();
             origin.Script(PathOf(target)[("/scripted/".Length)..], responses);
         }
 
@@ -31,7 +31,9 @@ public static class CaseRunner
             var n = i + 1;
             var client = clients[step.Node % clients.Length];
             var path = PathOf(step.Target) + (step.Query is null ? "" : "?" + step.Query);
-            using var request = new HttpRequestMessage(new HttpMethod(step.Method), origin.Url(path));
+            var url = origin.Url(path);
+            if (step.Host is not null) url = new UriBuilder(url) { Host = step.Host }.Uri;
+            using var request = new HttpRequestMessage(new HttpMethod(step.Method), url);
             if (step.RequestBody is not null) request.Content = new StringContent(step.RequestBody, Encoding.UTF8, "text/plain");
             foreach (var group in step.Request.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
             {
@@ -69,6 +71,9 @@ public static class CaseRunner
             case Expect.LmValidated when !seen.Any(r => r.HasHeader("If-Modified-Since")):
                 Fail(seen.Count == 0 ? "expected a revalidation with If-Modified-Since, but the cache answered" : "the request to the origin carried no If-Modified-Since"); break;
         }
+        // RFC 9211: every response the cache gives carries its Cache-Status.
+        if (Raw(response, "Cache-Status") is not { } cs || !cs.StartsWith("CacheCluster", StringComparison.Ordinal))
+            Fail("no Cache-Status from this cache");
         if (step.Status is int status && (int)response.StatusCode != status) Fail($"status {(int)response.StatusCode}, expected {status}");
         if (step.Body is not null && body != step.Body) Fail($"body \"{Trunc(body)}\", expected \"{step.Body}\"");
         foreach (var (name, value) in step.Headers)
@@ -92,12 +97,12 @@ public static class CaseRunner
         if (step.Check?.Invoke(response) is { } message) Fail(message);
     }
 
-    private static ScriptedResponse Resolve(ScriptedResponse r, string mainPath) =>
+    private static ScriptedResponse Resolve(ScriptedResponse r, string mainPath, int port) =>
         r.Headers.Any(h => h.Value?.Contains('{') == true)
             ? new ScriptedResponse
             {
                 Status = r.Status, Reason = r.Reason, Body = r.Body, DelayMs = r.DelayMs, NotModifiedIfConditional = r.NotModifiedIfConditional,
-                Headers = [.. r.Headers.Select(h => h with { Value = h.Value?.Replace("{base}", mainPath).Replace("{name}", mainPath[(mainPath.LastIndexOf('/') + 1)..]) })],
+                Headers = [.. r.Headers.Select(h => h with { Value = h.Value?.Replace("{base}", mainPath).Replace("{name}", mainPath[(mainPath.LastIndexOf('/') + 1)..]).Replace("{port}", port.ToString(CultureInfo.InvariantCulture)) })],
             }
             : r;
 

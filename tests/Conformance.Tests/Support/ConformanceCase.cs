@@ -30,6 +30,8 @@ public sealed record Step
     /// <summary>Which URL of the case: "" is the case's main URL, other names are sibling URLs (Location targets).</summary>
     public string Target { get; init; } = "";
     public string? Query { get; init; }
+    /// <summary>Host name to use instead of 127.0.0.1 (a different origin on the same server, e.g. "localhost").</summary>
+    public string? Host { get; init; }
     /// <summary>Which node's client sends this step (cluster cases); 0 for single-node cases.</summary>
     public int Node { get; init; }
     /// <summary>The origin's answer when this step reaches it. <c>{base}</c> in a header value is the case's main path, <c>{name}</c> its last segment.</summary>
