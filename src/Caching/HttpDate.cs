@@ -17,7 +17,8 @@ public static class HttpDate
     {
         date = default;
         if (string.IsNullOrWhiteSpace(value)) return false;
-        var text = value.Trim();
+        // RFC 9111 4.2: date formats are case-sensitive, but a cache recipient should match them case-insensitively.
+        var text = CanonicalCase(value.Trim());
         var comma = text.IndexOf(',');
         if (comma > 3 && text.IndexOf('-', comma) > 0)
         {
@@ -34,6 +35,28 @@ public static class HttpDate
         }
         return DateTimeOffset.TryParseExact(text, Formats, CultureInfo.InvariantCulture,
             DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out date);
+    }
+
+    /// <summary>"THU, 18 AUG 2050 02:01:18 gmt" -> "Thu, 18 Aug 2050 02:01:18 GMT" (names capitalised, GMT upper case).</summary>
+    private static string CanonicalCase(string text)
+    {
+        bool changed = false;
+        Span<char> buffer = text.Length <= 128 ? stackalloc char[text.Length] : new char[text.Length];
+        for (int i = 0; i < text.Length;)
+        {
+            if (!char.IsAsciiLetter(text[i])) { buffer[i] = text[i]; i++; continue; }
+            int start = i;
+            while (i < text.Length && char.IsAsciiLetter(text[i])) i++;
+            var word = text.AsSpan(start, i - start);
+            bool gmt = word.Equals("GMT", StringComparison.OrdinalIgnoreCase);
+            for (int j = 0; j < word.Length; j++)
+            {
+                var c = gmt || j == 0 ? char.ToUpperInvariant(word[j]) : char.ToLowerInvariant(word[j]);
+                changed |= c != word[j];
+                buffer[start + j] = c;
+            }
+        }
+        return changed ? new string(buffer) : text;
     }
 
     public static string Format(DateTimeOffset date) =>
