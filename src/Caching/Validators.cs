@@ -15,10 +15,15 @@ public static class Validators
 
     public static bool IsWeak(string tag) => tag.TrimStart().StartsWith("W/", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The opaque tag without weakness prefix and quotes. Lenient with what origins and clients get wrong
+    /// (a lower-case "w/", a missing pair of quotes): such a tag still names the same representation.
+    /// </summary>
     private static ReadOnlySpan<char> Opaque(string tag)
     {
         var t = tag.AsSpan().Trim();
-        if (t.StartsWith("W/")) t = t[2..];
+        if (t.StartsWith("W/") || t.StartsWith("w/")) t = t[2..];
+        if (t.Length >= 2 && t[0] == '"' && t[^1] == '"') t = t[1..^1];
         return t;
     }
 

@@ -11,6 +11,9 @@ public class ValidatorTests
     [InlineData("W/\"a\"", "\"a\"", true, false)]
     [InlineData("W/\"a\"", "W/\"a\"", true, false)]
     [InlineData("\"a\"", "\"b\"", false, false)]
+    [InlineData("a", "\"a\"", true, true)]             // lenient: an unquoted tag names the same representation
+    [InlineData("w/\"a\"", "W/\"a\"", true, false)]     // lenient: lower-case weakness flag
+    [InlineData("\"W/a\"", "W/\"a\"", false, false)]     // a quoted "W/a" is a strong tag with W/ in it
     public void Weak_and_strong_comparison(string a, string b, bool weak, bool strong)
     {
         Assert.Equal(weak, Validators.WeakMatch(a, b));
