@@ -83,6 +83,27 @@ public static class Validators
         return reference <= since;
     }
 
+    /// <summary>
+    /// Does a 304 received for our conditional request freshen this stored response (RFC 9111 4.3.4)? Not when
+    /// it names another representation: a strong ETag that is not the stored one, a weak ETag that does not
+    /// weakly match it, or (without ETag) a Last-Modified other than the stored one. A 304 carrying no
+    /// validator answers the validators we sent, so it freshens the response they came from.
+    /// </summary>
+    public static bool NotModifiedFreshens(string[] storedHeaders, string[] notModifiedHeaders)
+    {
+        var newTag = HeaderPairs.Get(notModifiedHeaders, "ETag");
+        var storedTag = HeaderPairs.Get(storedHeaders, "ETag");
+        if (newTag is not null)
+        {
+            if (storedTag is null) return false;
+            return IsWeak(newTag) || IsWeak(storedTag) ? WeakMatch(newTag, storedTag) : StrongMatch(newTag, storedTag);
+        }
+        var newLm = HeaderPairs.Get(notModifiedHeaders, "Last-Modified");
+        if (newLm is null) return true;
+        var storedLm = HeaderPairs.Get(storedHeaders, "Last-Modified");
+        return storedLm is not null && HttpDate.TryParse(newLm, out var a) && HttpDate.TryParse(storedLm, out var b) && a == b;
+    }
+
     /// <summary>Headers a 304 carries (RFC 9110 15.4.5): those that would have been sent with a 200, minus content metadata.</summary>
     public static bool BelongsIn304(string name) =>
         name.Equals("Cache-Control", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Location", StringComparison.OrdinalIgnoreCase)

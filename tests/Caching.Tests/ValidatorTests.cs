@@ -56,6 +56,22 @@ public class ValidatorTests
         Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
     }
 
+    [Theory] // RFC 9111 4.3.4: which stored response a 304 freshens
+    [InlineData("\"a\"", null, "\"a\"", null, true)]
+    [InlineData("\"a\"", null, "\"b\"", null, false)]          // another strong validator: not this response
+    [InlineData("W/\"a\"", null, "W/\"a\"", null, true)]
+    [InlineData("W/\"a\"", null, "\"a\"", null, true)]          // weak comparison when either is weak
+    [InlineData("\"a\"", null, null, null, true)]               // no validator in the 304: it answers ours
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", null, "Wed, 01 Jan 2020 00:00:00 GMT", true)]
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", null, "Thu, 02 Jan 2020 00:00:00 GMT", false)]
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", "\"x\"", null, false)] // an ETag we never stored
+    public void Which_responses_a_304_freshens(string? storedTag, string? storedLm, string? newTag, string? newLm, bool expected)
+    {
+        static string[] Pairs(string? tag, string? lm) =>
+            [.. (tag is null ? Array.Empty<string>() : ["ETag", tag]), .. (lm is null ? Array.Empty<string>() : ["Last-Modified", lm])];
+        Assert.Equal(expected, Validators.NotModifiedFreshens(Pairs(storedTag, storedLm), Pairs(newTag, newLm)));
+    }
+
     [Fact] // stored responses never carry cookies, not even one a 304 brings (it belongs to the revalidating client)
     public void A_304_does_not_add_set_cookie()
     {
