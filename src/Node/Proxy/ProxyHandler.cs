@@ -391,6 +391,10 @@ public sealed class ProxyHandler(
             if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
                 await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
 
+            // 5b'. A 304 that names another representation freshens nothing (RFC 9111 4.3.4): ask again, unconditionally.
+            if (revalidating && status == StatusCodes.Status304NotModified && !Validators.NotModifiedFreshens(stale!.Headers, endToEnd))
+                return await ForwardAsync(ctx, target, requestCc, fill, reason, stale: null, owner);
+
             // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
             if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
             {
@@ -507,7 +511,9 @@ public sealed class ProxyHandler(
             var status = (int)response.StatusCode;
             if (status == StatusCodes.Status304NotModified)
             {
-                await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
+                // A 304 naming another representation freshens nothing (RFC 9111 4.3.4); the next request refetches.
+                if (Validators.NotModifiedFreshens(stale.Headers, headers)) await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
+                else await fill.PublishAsync(FillOutcome.Pass);
                 return;
             }
             var verdict = StoreDecision.Decide("GET", false, CacheControl.Empty, status, headers, CacheControl.ForSharedCache(headers, _rules.TargetedField),
