@@ -31,6 +31,11 @@ public sealed class ScriptedResponse
     /// <c>X-Script-Error</c>, so a test sees at once that the cache did not revalidate.
     /// </summary>
     public bool NotModifiedIfConditional { get; init; }
+    /// <summary>
+    /// Answer 304 to any conditional request (If-None-Match or If-Modified-Since present, whatever its value),
+    /// and this response to an unconditional one: an origin whose 304s may name another representation.
+    /// </summary>
+    public bool NotModifiedForAnyConditional { get; init; }
     /// <summary>Wait this long before answering (collapsing tests).</summary>
     public int DelayMs { get; init; }
 }
@@ -66,6 +71,8 @@ internal static class ScriptedResponses
         var status = scripted.Status;
         if (scripted.NotModifiedIfConditional)
             status = Matches(request, scripted, now) ? 304 : 500;
+        else if (scripted.NotModifiedForAnyConditional && (request.Headers.IfNoneMatch.Count > 0 || request.Headers.IfModifiedSince.Count > 0))
+            status = 304;
         response.StatusCode = status;
         if (scripted.Reason is not null && status == scripted.Status)
             context.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = scripted.Reason;
