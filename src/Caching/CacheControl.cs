@@ -69,15 +69,22 @@ public sealed partial class CacheControl
             int nameStart = i;
             while (i < s.Length && s[i] != '=' && s[i] != ',' && s[i] != ' ' && s[i] != '\t') i++;
             var name = s[nameStart..i];
-            while (i < s.Length && (s[i] == ' ' || s[i] == '\t')) i++;
             ReadOnlySpan<char> value = default;
             bool hasValue = false;
-            if (i < s.Length && s[i] == '=')
+            // cache-directive = token [ "=" ( token / quoted-string ) ]: no whitespace around "=" (RFC 9111 5.2).
+            // "max-age =5" and "max-age= 5" both leave the directive with an empty value: an invalid max-age (stale),
+            // and a bare (unqualified, the stricter reading) no-cache or private.
+            if (i < s.Length && (s[i] == ' ' || s[i] == '\t'))
+            {
+                while (i < s.Length && (s[i] == ' ' || s[i] == '\t')) i++;
+                if (i < s.Length && s[i] == '=') hasValue = true;
+            }
+            else if (i < s.Length && s[i] == '=')
             {
                 hasValue = true;
                 i++;
-                while (i < s.Length && (s[i] == ' ' || s[i] == '\t')) i++;
-                if (i < s.Length && s[i] == '"')
+                if (i < s.Length && (s[i] == ' ' || s[i] == '\t')) { /* empty value */ }
+                else if (i < s.Length && s[i] == '"')
                 {
                     int start = ++i;
                     var sb = new System.Text.StringBuilder();

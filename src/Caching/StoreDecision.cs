@@ -86,8 +86,10 @@ public static class StoreDecision
 
         bool hasValidator = HeaderPairs.Get(responseHeaders, "ETag") is not null || HeaderPairs.Get(responseHeaders, "Last-Modified") is not null;
         var life = lifetime ?? TimeSpan.Zero;
-        // A response that is stale on arrival and cannot be revalidated is worthless to keep.
-        if (life <= TimeSpan.Zero && !hasValidator) return StoreVerdict.NoFreshness;
+        // A response that is stale on arrival and cannot be revalidated is worthless to keep, unless the origin
+        // allows serving it stale (RFC 5861: e.g. max-age=0, stale-if-error=N keeps it for origin failures).
+        if (life <= TimeSpan.Zero && !hasValidator && responseCc.StaleIfError is null && responseCc.StaleWhileRevalidate is null)
+            return StoreVerdict.NoFreshness;
 
         facts = new FreshnessFacts(
             life,

@@ -15,10 +15,15 @@ public static class Validators
 
     public static bool IsWeak(string tag) => tag.TrimStart().StartsWith("W/", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The opaque tag without weakness prefix and quotes. Lenient with what origins and clients get wrong
+    /// (a lower-case "w/", a missing pair of quotes): such a tag still names the same representation.
+    /// </summary>
     private static ReadOnlySpan<char> Opaque(string tag)
     {
         var t = tag.AsSpan().Trim();
-        if (t.StartsWith("W/")) t = t[2..];
+        if (t.StartsWith("W/") || t.StartsWith("w/")) t = t[2..];
+        if (t.Length >= 2 && t[0] == '"' && t[^1] == '"') t = t[1..^1];
         return t;
     }
 
@@ -78,6 +83,27 @@ public static class Validators
         return reference <= since;
     }
 
+    /// <summary>
+    /// Does a 304 received for our conditional request freshen this stored response (RFC 9111 4.3.4)? Not when
+    /// it names another representation: a strong ETag that is not the stored one, a weak ETag that does not
+    /// weakly match it, or (without ETag) a Last-Modified other than the stored one. A 304 carrying no
+    /// validator answers the validators we sent, so it freshens the response they came from.
+    /// </summary>
+    public static bool NotModifiedFreshens(string[] storedHeaders, string[] notModifiedHeaders)
+    {
+        var newTag = HeaderPairs.Get(notModifiedHeaders, "ETag");
+        var storedTag = HeaderPairs.Get(storedHeaders, "ETag");
+        if (newTag is not null)
+        {
+            if (storedTag is null) return false;
+            return IsWeak(newTag) || IsWeak(storedTag) ? WeakMatch(newTag, storedTag) : StrongMatch(newTag, storedTag);
+        }
+        var newLm = HeaderPairs.Get(notModifiedHeaders, "Last-Modified");
+        if (newLm is null) return true;
+        var storedLm = HeaderPairs.Get(storedHeaders, "Last-Modified");
+        return storedLm is not null && HttpDate.TryParse(newLm, out var a) && HttpDate.TryParse(storedLm, out var b) && a == b;
+    }
+
     /// <summary>Headers a 304 carries (RFC 9110 15.4.5): those that would have been sent with a 200, minus content metadata.</summary>
     public static bool BelongsIn304(string name) =>
         name.Equals("Cache-Control", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Location", StringComparison.OrdinalIgnoreCase)
@@ -87,18 +113,23 @@ public static class Validators
 
     /// <summary>
     /// A stored response's headers updated from a 304 (RFC 9111 3.2, 4.3.4): every field the 304 carries
-    /// replaces all stored instances of that field, except Content-Length (hop-by-hop fields never arrive here).
+    /// replaces all stored instances of that field, except Content-Length (it describes the stored body) and
+    /// Set-Cookie (stored responses never carry cookies: they belong to the one client that got them);
+    /// hop-by-hop fields never arrive here. Fields the merged Cache-Control names in <c>private="…"</c> or
+    /// <c>no-cache="…"</c> are then left out, as when storing (RFC 9111 3.1).
     /// </summary>
     public static string[] MergeNotModified(string[] stored, string[] fromNotModified)
     {
         var replaced = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (int i = 0; i + 1 < fromNotModified.Length; i += 2)
-            if (!fromNotModified[i].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) replaced.Add(fromNotModified[i]);
+            if (!fromNotModified[i].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+                && !fromNotModified[i].Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase)) replaced.Add(fromNotModified[i]);
         var merged = new List<string>(stored.Length + fromNotModified.Length);
         for (int i = 0; i + 1 < stored.Length; i += 2)
             if (!replaced.Contains(stored[i])) { merged.Add(stored[i]); merged.Add(stored[i + 1]); }
         for (int i = 0; i + 1 < fromNotModified.Length; i += 2)
             if (replaced.Contains(fromNotModified[i])) { merged.Add(fromNotModified[i]); merged.Add(fromNotModified[i + 1]); }
-        return [.. merged];
+        string[] result = [.. merged];
+        return WithheldFields.Remove(result, CacheControl.Parse(HeaderPairs.GetAll(result, "Cache-Control")));
     }
 }

@@ -11,7 +11,10 @@ public class ParsingRobustnessTests
     [Theory] // rfc, header, expected max-age (null: none), invalid
     [InlineData("RFC 9111 5.2: directive names are case-insensitive", "Max-Age=60", 60L, false)]
     [InlineData("RFC 9111 5.2: quoted-string value accepted", "max-age=\"60\"", 60L, false)]
-    [InlineData("RFC 9111 5.2: spaces around '='", "max-age = 60", 60L, false)]
+    [InlineData("RFC 9111 5.2: no whitespace is allowed around '=': invalid (stale)", "max-age = 60", null, true)]
+    [InlineData("RFC 9111 5.2: space before '=' is invalid", "max-age =60", null, true)]
+    [InlineData("RFC 9111 5.2: space after '=' is invalid", "max-age= 60", null, true)]
+    [InlineData("RFC 9111 5.2: max-age inside another directive's quoted value is not a max-age", "ext=\"max-age=600\", max-age=1", 1L, false)]
     [InlineData("RFC 9111 4.2.1: duplicate directive, first wins", "max-age=60, max-age=10", 60L, false)]
     [InlineData("RFC 9111 4.2.1: duplicate across field lines, first wins", "max-age=60\nmax-age=10", 60L, false)]
     [InlineData("RFC 9111 4.2.1: first occurrence invalid stays invalid (stale)", "max-age=x, max-age=60", null, true)]
@@ -103,6 +106,12 @@ public class ParsingRobustnessTests
     [InlineData("RFC 9111 5.3: empty means already expired", " ", 0)]
     [InlineData("RFC 9111 5.3: wrong zone means already expired", "Sun, 22 Nov 2026 13:00:00 PST", 0)]
     [InlineData("RFC 9110 5.6.7: obsolete RFC 850 form accepted", "Sunday, 22-Nov-26 13:00:00 GMT", 3600)]
+    [InlineData("RFC 9111 4.2: a cache matches dates case-insensitively (weekday)", "SUN, 22 Nov 2026 13:00:00 GMT", 3600)]
+    [InlineData("RFC 9111 4.2: a cache matches dates case-insensitively (month)", "Sun, 22 NOV 2026 13:00:00 GMT", 3600)]
+    [InlineData("RFC 9111 4.2: a cache matches dates case-insensitively (zone)", "Sun, 22 Nov 2026 13:00:00 gMT", 3600)]
+    [InlineData("RFC 9110 5.6.7: IMF-fixdate with a two-digit year is invalid", "Sun, 22 Nov 26 13:00:00 GMT", 0)]
+    [InlineData("RFC 9110 5.6.7: one-digit hour is invalid", "Sun, 22 Nov 2026 3:00:00 GMT", 0)]
+    [InlineData("RFC 9110 5.6.7: dashes in IMF-fixdate are invalid", "Sun, 22-Nov-2026 13:00:00 GMT", 0)]
     [InlineData("RFC 9111 4.2.1: two Expires lines are stale", "Sun, 22 Nov 2026 13:00:00 GMT|Sun, 22 Nov 2026 14:00:00 GMT", 0)]
     public void Expires_values(string rfc, string expires, int seconds)
     {
@@ -180,5 +189,25 @@ public class ParsingRobustnessTests
         Assert.Equal(StoreVerdict.Store, StoreDecision.Decide("GET", false, CacheControl.Empty, 200, ["Date", D(Now)],
             CacheControl.Parse("max-age=60, IMMUTABLE"), 1, Now, Now, FreshnessRules.Default, out var stored));
         Assert.True(stored.Immutable);
+    }
+
+    [Theory] // RFC 9110 5.6.7: a two-digit RFC 850 year more than 50 years ahead is in the past century, else this one
+    [InlineData("Thursday, 18-Aug-50 02:01:18 GMT", 2050)]
+    [InlineData("Thursday, 18-Aug-94 02:01:18 GMT", 1994)]
+    public void Rfc850_two_digit_years(string value, int year)
+    {
+        Assert.True(HttpDate.TryParse(value, out var d));
+        // The rule is relative to now; these values stay on the same side of it until the 2040s.
+        Assert.Equal(year, d.Year);
+    }
+
+    [Theory] // RFC 9111 5.2: a malformed qualified no-cache / private counts as the bare (stricter) directive
+    [InlineData("no-cache =\"a\"")]
+    [InlineData("no-cache= \"a\"")]
+    public void Malformed_qualified_no_cache_is_bare(string header)
+    {
+        var cc = CacheControl.Parse(header);
+        Assert.True(cc.NoCache);
+        Assert.Empty(cc.NoCacheFields);
     }
 }

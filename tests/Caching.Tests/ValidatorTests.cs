@@ -11,6 +11,9 @@ public class ValidatorTests
     [InlineData("W/\"a\"", "\"a\"", true, false)]
     [InlineData("W/\"a\"", "W/\"a\"", true, false)]
     [InlineData("\"a\"", "\"b\"", false, false)]
+    [InlineData("a", "\"a\"", true, true)]             // lenient: an unquoted tag names the same representation
+    [InlineData("w/\"a\"", "W/\"a\"", true, false)]     // lenient: lower-case weakness flag
+    [InlineData("\"W/a\"", "W/\"a\"", false, false)]     // a quoted "W/a" is a strong tag with W/ in it
     public void Weak_and_strong_comparison(string a, string b, bool weak, bool strong)
     {
         Assert.Equal(weak, Validators.WeakMatch(a, b));
@@ -51,6 +54,40 @@ public class ValidatorTests
         Assert.Equal("2", HeaderPairs.Get(merged, "X-New"));
         Assert.Equal("text/plain", HeaderPairs.Get(merged, "Content-Type"));
         Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
+    }
+
+    [Theory] // RFC 9111 4.3.4: which stored response a 304 freshens
+    [InlineData("\"a\"", null, "\"a\"", null, true)]
+    [InlineData("\"a\"", null, "\"b\"", null, false)]          // another strong validator: not this response
+    [InlineData("W/\"a\"", null, "W/\"a\"", null, true)]
+    [InlineData("W/\"a\"", null, "\"a\"", null, true)]          // weak comparison when either is weak
+    [InlineData("\"a\"", null, null, null, true)]               // no validator in the 304: it answers ours
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", null, "Wed, 01 Jan 2020 00:00:00 GMT", true)]
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", null, "Thu, 02 Jan 2020 00:00:00 GMT", false)]
+    [InlineData(null, "Wed, 01 Jan 2020 00:00:00 GMT", "\"x\"", null, false)] // an ETag we never stored
+    public void Which_responses_a_304_freshens(string? storedTag, string? storedLm, string? newTag, string? newLm, bool expected)
+    {
+        static string[] Pairs(string? tag, string? lm) =>
+            [.. (tag is null ? Array.Empty<string>() : ["ETag", tag]), .. (lm is null ? Array.Empty<string>() : ["Last-Modified", lm])];
+        Assert.Equal(expected, Validators.NotModifiedFreshens(Pairs(storedTag, storedLm), Pairs(newTag, newLm)));
+    }
+
+    [Fact] // stored responses never carry cookies, not even one a 304 brings (it belongs to the revalidating client)
+    public void A_304_does_not_add_set_cookie()
+    {
+        string[] stored = ["Cache-Control", "public, max-age=1"];
+        var merged = Validators.MergeNotModified(stored, ["Set-Cookie", "a=b", "Cache-Control", "public, max-age=60"]);
+        Assert.Null(HeaderPairs.Get(merged, "Set-Cookie"));
+        Assert.Equal("public, max-age=60", HeaderPairs.Get(merged, "Cache-Control"));
+    }
+
+    [Fact] // RFC 9111 3.2 / 3.1: fields a 304 withholds with no-cache="…" are not stored by the update
+    public void A_304_with_qualified_no_cache_withholds_fields()
+    {
+        string[] stored = ["Cache-Control", "max-age=1", "a", "old", "b", "1"];
+        var merged = Validators.MergeNotModified(stored, ["Cache-Control", "max-age=60, no-cache=\"a\"", "a", "new"]);
+        Assert.Null(HeaderPairs.Get(merged, "a"));
+        Assert.Equal("1", HeaderPairs.Get(merged, "b"));
     }
 }
 

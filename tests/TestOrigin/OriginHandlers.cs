@@ -74,6 +74,9 @@ internal static class OriginHandlers
                 case "status" when int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 200 and <= 599:
                     await StatusAsync(context, state, code).ConfigureAwait(false);
                     break;
+                case "scripted":
+                    await ScriptedResponses.HandleAsync(context, state, path).ConfigureAwait(false);
+                    break;
                 case "location":
                     await LocationAsync(context, state).ConfigureAwait(false);
                     break;

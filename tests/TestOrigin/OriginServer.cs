@@ -17,7 +17,7 @@ namespace CacheCluster.TestOrigin;
 /// Every request is counted and recorded before its response starts, so a test can assert on
 /// <see cref="RequestCount(string)"/> as soon as it has the response headers.
 /// </summary>
-public sealed class OriginServer : IAsyncDisposable
+public sealed partial class OriginServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly OriginState _state;
@@ -55,6 +55,8 @@ public sealed class OriginServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Scripted responses may carry obs-text (RFC 9110 5.5) in header values: send such bytes as Latin-1.
+            k.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
             k.Limits.MaxRequestBodySize = null;
             k.Limits.MinRequestBodyDataRate = null;
             k.Limits.MinResponseDataRate = null;

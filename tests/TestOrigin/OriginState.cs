@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace CacheCluster.TestOrigin;
 
 /// <summary>Counters and the request log shared by the handlers and <see cref="OriginServer"/>.</summary>
-internal sealed class OriginState(int maxRecorded, DateTimeOffset startedAt)
+internal sealed partial class OriginState(int maxRecorded, DateTimeOffset startedAt)
 {
     private readonly ConcurrentDictionary<string, int> _counts = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<RecordedRequest> _log = new();

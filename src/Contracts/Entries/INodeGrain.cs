@@ -17,4 +17,7 @@ public interface INodeGrain : IGrainWithStringKey
     /// <summary>Drops this node's hot copy of a URL (the owner replaced or invalidated it).</summary>
     [OneWay]
     Task DropHotAsync(string cacheKey);
+
+    /// <summary>The same, answered once done: an invalidation waits for it before its client hears back.</summary>
+    Task DropHotConfirmedAsync(string cacheKey);
 }

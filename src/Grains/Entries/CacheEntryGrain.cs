@@ -329,20 +329,33 @@ public sealed class CacheEntryGrain(
     {
         if (!_loaded) await LoadAsync();
         if (_head is not { } head) return 0;
+        // An invalidation (RFC 9111 4.4) must be visible on every node before the unsafe request's response goes
+        // out: the nodes holding hot copies confirm the drop (briefly awaited), rather than one-way messages.
+        var nodes = _hotNodes;
+        _hotNodes = null;
         // The marker goes first, so no variant registers under it while its variants are removed.
         await DropAsync(head, "invalidated");
-        if (!VaryMarker.Is(head)) return 1;
-        var removed = await Task.WhenAll(VaryMarker.Variants(head).Select(async key =>
+        var dropped = nodes is { Count: > 0 }
+            ? Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<INodeGrain>(n).DropHotConfirmedAsync(head.CacheKey))).WaitAsync(TimeSpan.FromSeconds(2))
+            : Task.CompletedTask;
+        int removed = 1;
+        if (VaryMarker.Is(head))
         {
-            try { return await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InvalidateAsync(); }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
+            var variants = await Task.WhenAll(VaryMarker.Variants(head).Select(async key =>
             {
-                // Unreachable now: the variant can never be selected again (its marker's epoch is gone).
-                logger.LogInformation("Variant of {Key} not invalidated ({Message}); it is unreachable and will age out", head.CacheKey, ex.Message);
-                return 0;
-            }
-        }));
-        return removed.Sum();
+                try { return await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InvalidateAsync(); }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Unreachable now: the variant can never be selected again (its marker's epoch is gone).
+                    logger.LogInformation("Variant of {Key} not invalidated ({Message}); it is unreachable and will age out", head.CacheKey, ex.Message);
+                    return 0;
+                }
+            }));
+            removed = variants.Sum();
+        }
+        try { await dropped; }
+        catch (Exception ex) { logger.LogDebug("A node did not confirm dropping its hot copy of {Key}: {Message}", head.CacheKey, ex.Message); }
+        return removed;
     }
 
     // ---- Vary (RFC 9111 4.1): the URL's marker --------------------------------------------------------

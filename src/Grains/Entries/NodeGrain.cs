@@ -24,4 +24,6 @@ public sealed class NodeGrain(EntryStore store, CacheCluster.Grains.Hot.HotEntri
         hot.Drop(cacheKey);
         return Task.CompletedTask;
     }
+
+    public Task DropHotConfirmedAsync(string cacheKey) => DropHotAsync(cacheKey);
 }

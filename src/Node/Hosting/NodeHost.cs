@@ -39,6 +39,9 @@ public static class NodeHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Header values may carry obs-text (RFC 9110 5.5): pass such bytes through as Latin-1, both ways.
+            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
             // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;

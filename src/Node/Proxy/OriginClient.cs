@@ -35,6 +35,9 @@ public sealed class OriginClient : IDisposable
             // meter counts the bytes that come back.
             ConnectCallback = async (context, ct) =>
                 meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true)),
+            // obs-text in header values (RFC 9110 5.5) is forwarded byte for byte (Latin-1), not refused.
+            RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
+            ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
         };
         _invoker = new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }

@@ -180,6 +180,7 @@ public sealed class ProxyHandler(
         var fill = ticket is { IsLeader: true } && owner is not null ? new EntryFill(owner, ticket, _rules.MaxObjectBytes) : null;
         try
         {
+            // (A successful unsafe request invalidates what it may have changed, RFC 9111 4.4: ForwardAsync does it.)
             await ForwardAsync(ctx, target, requestCc, fill, reason, stale, owner, varies);
         }
         finally
@@ -471,12 +472,16 @@ public sealed class ProxyHandler(
                 var declaredLength = originResponse.Content.Headers.ContentLength;
 
                 // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4), before its
-            //    client hears back: whatever that client asks next must not be answered from the old entry.
-            if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
-                await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
+                //    client hears back: its next request, on any node, must not be answered from the old entry.
+                if (status is >= 200 and < 400 && CacheMethods.IsUnsafe(method))
+                    await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
 
-            // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
+                // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
                 if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+
+                // 5b'. A 304 that names another representation freshens nothing (RFC 9111 4.3.4): ask again, unconditionally.
+                if (revalidating && status == StatusCodes.Status304NotModified && !Validators.NotModifiedFreshens(stale!.Headers, endToEnd))
+                    return await ForwardAsync(ctx, target, requestCc, fill, reason, stale: null, owner, varies);
 
                 // 5b. Revalidated: the stored body is still good; refresh its head and serve it.
                 if (revalidating && status == StatusCodes.Status304NotModified && fill is not null && owner is not null)
@@ -568,7 +573,8 @@ public sealed class ProxyHandler(
         CacheKey = target.CacheKey,
         Status = (int)originResponse.StatusCode,
         ReasonPhrase = originResponse.ReasonPhrase,
-        Headers = WithoutSetCookie(headers),
+        // Fields named by private="…" / no-cache="…" are not kept (RFC 9111 5.2.2.4, 5.2.2.7).
+        Headers = WithheldFields.Remove(WithoutSetCookie(headers), CacheControl.Parse(HeaderPairs.GetAll(headers, HeaderNames.CacheControl))),
         RequestTimeUnixMs = requestTime.ToUnixTimeMilliseconds(),
         ResponseTimeUnixMs = responseTime.ToUnixTimeMilliseconds(),
         LifetimeMs = (long)facts.Lifetime.TotalMilliseconds,
@@ -606,7 +612,9 @@ public sealed class ProxyHandler(
             var status = (int)response.StatusCode;
             if (status == StatusCodes.Status304NotModified)
             {
-                await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
+                // A 304 naming another representation freshens nothing (RFC 9111 4.3.4); the next request refetches.
+                if (Validators.NotModifiedFreshens(stale.Headers, headers)) await fill.RefreshAsync(Refreshed(stale, headers, requestTime, responseTime));
+                else await fill.PublishAsync(FillOutcome.Pass);
                 return;
             }
             var verdict = StoreDecision.Decide("GET", request.Headers.Authorization is not null, CacheControl.Empty, status, headers, CacheControl.ForSharedCache(headers, _rules.TargetedField),
