@@ -37,6 +37,12 @@ public sealed record Step
     /// <summary>The origin's answer when this step reaches it. <c>{base}</c> in a header value is the case's main path, <c>{name}</c> its last segment.</summary>
     public ScriptedResponse Origin { get; init; } = new();
     public double PauseAfterSeconds { get; init; }
+    /// <summary>
+    /// The cache answers this step with a stale entry and revalidates it in the background: that revalidation
+    /// carries the client's headers (this step's tag too) and the stored validators, and is not "the origin was
+    /// asked" for this step's answer.
+    /// </summary>
+    public bool RevalidatesInBackground { get; init; }
 
     public Expect Expect { get; init; }
     public int? Status { get; init; }
