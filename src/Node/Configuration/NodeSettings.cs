@@ -176,7 +176,8 @@ public sealed partial class NodeSettings
             return d;
         }
 
-        private static bool TryDuration(string v, out TimeSpan d)
+        /// <summary>Durations in every setting: 250ms, 30s, 5m, 1h, 1d or hh:mm:ss.</summary>
+        internal static bool TryDuration(string v, out TimeSpan d)
         {
             v = v.Trim();
             d = default;

@@ -93,24 +93,8 @@ public sealed class PacSettings
     {
         var v = config[key];
         if (v is null) return fallback;
-        if (TryDuration(v, out var d) && d >= TimeSpan.Zero) return d;
+        if (Configuration.NodeSettings.Reader.TryDuration(v, out var d) && d >= TimeSpan.Zero) return d;
         error(key, $"'{v}' is not a duration (examples: 0s, 5m, 1h)");
         return fallback;
-    }
-
-    /// <summary>Durations as elsewhere in the settings: 250ms, 30s, 5m, 1h, 1d or hh:mm:ss.</summary>
-    internal static bool TryDuration(string v, out TimeSpan d)
-    {
-        v = v.Trim();
-        d = default;
-        (string suffix, double scale)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
-        foreach (var (suffix, scale) in units)
-            if (v.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
-                double.TryParse(v.AsSpan(0, v.Length - suffix.Length), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
-            {
-                d = TimeSpan.FromSeconds(n * scale);
-                return true;
-            }
-        return TimeSpan.TryParse(v, CultureInfo.InvariantCulture, out d);
     }
 }

@@ -20,27 +20,33 @@ public sealed class OriginClient : IDisposable
         // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
             _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            ConnectTimeout = settings.Proxy.ConnectTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
-            Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
-            // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
-            // meter counts the bytes that come back.
-            ConnectCallback = async (context, ct) =>
-                meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true)),
-            // obs-text in header values (RFC 9110 5.5) is forwarded byte for byte (Latin-1), not refused.
-            RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
-            ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
-        };
+        var handler = NewHandler(settings);
+        handler.UseProxy = false;
+        // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
+        // meter counts the bytes that come back.
+        handler.ConnectCallback = async (context, ct) =>
+            meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true));
         _invoker = new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }
+
+    /// <summary>
+    /// The upstream handler settings every path shares (direct to origins, or through a parent proxy): nothing
+    /// added behind the proxy's back, pooled connections, obs-text in header values (RFC 9110 5.5) forwarded
+    /// byte for byte (Latin-1) rather than refused.
+    /// </summary>
+    public static SocketsHttpHandler NewHandler(NodeSettings settings) => new()
+    {
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = settings.Proxy.ConnectTimeout,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+        ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+        Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
+        ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
+    };
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
         _parents is null ? _invoker.SendAsync(request, ct) : _parents.SendAsync(request, _invoker, ct);

@@ -33,20 +33,14 @@ public sealed class ParentRouter : IDisposable
         _connectTimeout = settings.Proxy.ConnectTimeout;
         _log = log;
         _proxies = _settings.Parents;
-        _parents = [.. _proxies.Select(p => new Parent(p, new HttpMessageInvoker(new SocketsHttpHandler
+        _parents = [.. _proxies.Select(p =>
         {
             // The parent is an HTTP proxy: absolute-form requests for http URLs, CONNECT for https.
-            UseProxy = true,
-            Proxy = new WebProxy(new Uri($"http://{p.Name}/")),
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            ConnectTimeout = settings.Proxy.ConnectTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
-            Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
-        }, disposeHandler: true)))];
+            var handler = Proxy.OriginClient.NewHandler(settings);
+            handler.UseProxy = true;
+            handler.Proxy = new WebProxy(new Uri($"http://{p.Name}/"));
+            return new Parent(p, new HttpMessageInvoker(handler, disposeHandler: true));
+        })];
         if (_parents.Length > 0) _ = Task.Run(ProbeLoopAsync);
     }
 

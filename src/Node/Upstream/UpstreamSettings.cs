@@ -50,7 +50,7 @@ public sealed class UpstreamSettings
         var interval = TimeSpan.FromSeconds(5);
         if (config[s + "HealthCheckInterval"] is { } iv)
         {
-            if (Pac.PacSettings.TryDuration(iv, out var d) && d > TimeSpan.Zero) interval = d;
+            if (Configuration.NodeSettings.Reader.TryDuration(iv, out var d) && d > TimeSpan.Zero) interval = d;
             else error(s + "HealthCheckInterval", $"'{iv}' is not a duration greater than zero (examples: 5s, 1m)");
         }
         return new UpstreamSettings
