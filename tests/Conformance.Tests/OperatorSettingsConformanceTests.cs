@@ -74,4 +74,18 @@ public sealed class OperatorSettingsConformanceTests(OperatorNode host) : IClass
         Assert.Equal("kept", await stale.Content.ReadAsStringAsync());
         Assert.Contains("stale", stale.Header("Cache-Status"));
     }
+
+    [Fact] // RFC 9111 5.2.2.2: a must-revalidate entry is never reused stale; the disconnected cache answers 504
+    public async Task Must_revalidate_with_the_origin_unreachable_is_a_504_not_the_stale_entry()
+    {
+        await using var gone = await OriginServer.StartAsync();
+        var path = gone.Script("unreachable-mr", new ScriptedResponse { Body = "old", Headers = [H("Cache-Control", "max-age=1, must-revalidate"), H("ETag", "\"m\"")] });
+        var url = gone.Url(path);
+        using (var first = await host.Client.GetAsync(url)) Assert.Equal("old", await first.Content.ReadAsStringAsync());
+        await gone.DisposeAsync();
+        await Task.Delay(2200);
+        using var r = await host.Client.GetAsync(url);
+        Assert.Equal(504, (int)r.StatusCode);
+        Assert.DoesNotContain("old", await r.Content.ReadAsStringAsync());
+    }
 }

@@ -452,6 +452,9 @@ public sealed class ProxyHandler(
         {
             if (ctx.RequestAborted.IsCancellationRequested) return 0;
             var (status, message) = OriginClient.Describe(ex, target.UpstreamUri, timedOut: ex is OperationCanceledException);
+            // A stale must-revalidate entry may not stand in; a cache cut off from its origin answers 504 (RFC 9111 5.2.2.2).
+            if (status == StatusCodes.Status502BadGateway && stale is not null && (stale.Flags & EntryFlags.MustRevalidate) != 0)
+                (status, message) = (StatusCodes.Status504GatewayTimeout, $"the stored response must be revalidated, and {message}");
             logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
             if (await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
             // Requests collapsed onto this fetch get the same error; nothing is cached.
