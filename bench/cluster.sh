@@ -194,7 +194,7 @@ start_node() {
   # shellcheck disable=SC2086 # NODE_ARGS is a list of switches
   dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:${NPROXY[i]} --Management:Listen=127.0.0.1:${NMGMT[i]} --Store:Directory="$dir/data" \
     --Cluster:SiloPort=${NSILO[i]} --Cluster:GatewayPort=${NGW[i]} --Cluster:PrimarySiloPort=$primary \
-    --Cluster:ClusterId=bench --Cluster:ServiceId=bench --Node:Name=node$i --Proxy:DebugHeaders=true --Guard:AllowLoopback=true \
+    --Cluster:ClusterId=bench --Cluster:ServiceId=bench --Node:Name=node$i --Proxy:DebugHeaders=true \
     --Logging:LogLevel:Default=Warning "${HOT_ARGS[@]}" $NODE_ARGS >"${NLOG[i]}" 2>&1 &
   NPID[i]=$!
   PIDS+=("${NPID[i]}")

@@ -133,7 +133,7 @@ if [[ $NODE == 1 ]]; then
   mkdir -p "$TMP/data"
   # shellcheck disable=SC2086 # NODE_ARGS is a list of switches
   dotnet "$NODE_DLL" --Proxy:Listen=127.0.0.1:$NODE_PORT --Management:Listen=127.0.0.1:$MGMT_PORT --Store:Directory="$TMP/data" \
-    --Store:MemoryBudget=256MiB --Store:DiskBudget=2GiB --Guard:AllowLoopback=true \
+    --Store:MemoryBudget=256MiB --Store:DiskBudget=2GiB \
     --Cluster:SiloPort=$SILO_PORT --Cluster:GatewayPort=$GATEWAY_PORT $NODE_ARGS >"$TMP/node.log" 2>&1 &
   NODE_PID=$!
   PIDS+=("$NODE_PID")

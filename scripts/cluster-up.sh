@@ -95,7 +95,6 @@ for i in $(seq 1 "$N"); do
             "--Proxy:Listen=127.0.0.1:$proxy" \
             "--Management:Listen=127.0.0.1:$((MGMT_PORT + i - 1))" \
             "--Store:Directory=$dir/data" \
-            --Guard:AllowLoopback=true \
             --Cluster:Mode=AdoNet "--Cluster:ConnectionString=$CS" "--Cluster:ClusterId=$CLUSTER_ID" \
             "--Cluster:SiloPort=$silo" "--Cluster:GatewayPort=$gateway" --Cluster:CreateSchema=false \
             --Cluster:ProbeTimeout=1s --Cluster:MissedProbesLimit=2 --Cluster:TableRefreshTimeout=2s \

@@ -46,7 +46,6 @@ public class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsy
             $"--Proxy:Listen=127.0.0.1:{ports[0]}",
             $"--Store:Directory={dataDir}",
             $"--Node:Name=node{index}",
-            "--Guard:AllowLoopback=true", // the test origin listens on loopback
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:CacheCluster=Information",
             .. FastDetection,

@@ -6,7 +6,7 @@ using CacheCluster.TestOrigin;
 
 namespace CacheCluster.Node.Tests;
 
-/// <summary>A node with the default SSRF guard (loopback destinations refused) and tight limits.</summary>
+/// <summary>A node whose SSRF guard refuses loopback destinations (Guard:AllowLoopback=false) and tight limits.</summary>
 public sealed class LimitedNode : IAsyncLifetime
 {
     public TestNode Node { get; private set; } = null!;
@@ -22,7 +22,7 @@ public sealed class LimitedNode : IAsyncLifetime
             ["Auth:HtpasswdFile"] = htpasswd,
             ["Auth:Required"] = "false",
             ["Limits:UserConcurrentRequests"] = "2",
-            ["Guard:AllowLoopback"] = "false", // the default (TestNode allows loopback for the other tests)
+            ["Guard:AllowLoopback"] = "false", // stricter than the default (loopback allowed)
             ["Guard:AllowNetworks"] = $"127.0.0.2/32",
             ["Limits:ClientRequestsPerSecond"] = "2",
             ["Limits:ClientBurst"] = "4",
@@ -51,7 +51,7 @@ public class LimitsTests(LimitedNode env) : IClassFixture<LimitedNode>
     }
 
     [Fact]
-    public async Task Loopback_destinations_are_refused_by_default()
+    public async Task Loopback_destinations_are_refused_when_the_guard_says_so()
     {
         await WaitForBudgetAsync();
         using var client = env.Node.CreateClient();

@@ -200,6 +200,11 @@ public class PolicyTests(PolicyNode env) : IClassFixture<PolicyNode>
         Assert.Contains("this proxy node's own listener", await self.Content.ReadAsStringAsync());
         using var silo = await alice.GetAsync($"http://127.0.0.1:{env.Node.SiloPort}/");
         Assert.Equal(HttpStatusCode.Forbidden, silo.StatusCode);
+        // The management port (gRPC, /metrics) is never reachable through the proxy, though loopback is allowed.
+        var management = env.Node.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>().Uris[0];
+        using var metrics = await alice.GetAsync($"http://127.0.0.1:{management.Port}/metrics");
+        Assert.Equal(HttpStatusCode.Forbidden, metrics.StatusCode);
+        Assert.Contains("this proxy node's own listener", await metrics.Content.ReadAsStringAsync());
 
         var path = NodeAndOrigin.Unique("/echo");
         using var req = new HttpRequestMessage(HttpMethod.Get, Url("allowed.test", path));

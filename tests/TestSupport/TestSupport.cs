@@ -81,7 +81,6 @@ public sealed class NodeProcess : IAsyncDisposable
             $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
             $"--Node:Name=test-node-{proxyPort}",
             "--Proxy:ViaName=test-node",
-            "--Guard:AllowLoopback=true", // test origins listen on loopback
             .. extraArgs ?? [],
         ]);
         if (waitReady) await node.WaitReadyAsync(TimeSpan.FromSeconds(60));

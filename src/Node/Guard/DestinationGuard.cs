@@ -14,7 +14,7 @@ public sealed class DestinationRefusedException(string message) : Exception(mess
 /// SSRF guard: decides on the addresses a destination name resolves to at connect time (so a name that
 /// re-resolves to a forbidden address, DNS rebinding, is still refused), never on the name. Always refused:
 /// link-local (169.254.0.0/16, fe80::/10, which hold the cloud metadata services), other metadata addresses,
-/// unspecified/multicast/broadcast, and this node's own listeners. Loopback unless Guard:AllowLoopback,
+/// unspecified/multicast/broadcast, and this node's own listeners. Loopback when Guard:AllowLoopback=false,
 /// private ranges when Guard:AllowPrivate=false, and Guard:DenyNetworks. Guard:AllowNetworks overrides all
 /// but the node's own listeners. Origins named in Proxy:Sites are trusted (the operator chose them).
 /// </summary>
@@ -55,6 +55,7 @@ public sealed class DestinationGuard
         foreach (var ep in settings.Proxy.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
         _ownPorts[settings.Cluster.SiloPort] = 0;
         _ownPorts[settings.Cluster.GatewayPort] = 0;
+        foreach (var ep in settings.Management.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
     }
 
     /// <summary>Registers a port this node listens on (e.g. the management API) so the proxy never connects to it.</summary>

@@ -25,8 +25,11 @@ public static class PolicyServices
     public static void Use(WebApplication app)
     {
         var guard = app.Services.GetRequiredService<DestinationGuard>();
-        // Port 0 in Proxy:Listen becomes a real port only at start: the guard asks Kestrel when first needed.
-        guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port));
+        // Port 0 in Proxy:Listen / Management:Listen becomes a real port only at start: the guard asks Kestrel
+        // when first needed.
+        var management = app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>();
+        guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port)
+            .Concat(management.EndPoints.Select(e => e.Port)));
         var admission = app.Services.GetRequiredService<RequestAdmission>();
         app.Use(admission.InvokeAsync);
         app.Lifetime.ApplicationStarted.Register(() =>

@@ -90,7 +90,7 @@ public sealed class PolicySettings
             r.Error("Limits:MaxRequestLineSize", "must not exceed Limits:MaxRequestHeadersSize");
         var guard = new GuardSettings
         {
-            AllowLoopback = r.Bool("Guard:AllowLoopback", false),
+            AllowLoopback = r.Bool("Guard:AllowLoopback", true),
             AllowPrivate = r.Bool("Guard:AllowPrivate", true),
             DenyNetworks = Networks(r, config, "Guard:DenyNetworks"),
             AllowNetworks = Networks(r, config, "Guard:AllowNetworks"),

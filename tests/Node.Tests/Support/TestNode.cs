@@ -37,8 +37,6 @@ public sealed class TestNode : IAsyncDisposable
             $"--Cluster:ClusterId=test-{Guid.NewGuid():N}",
             $"--Node:Name=test-node-{siloPort}",
             "--Proxy:ViaName=test-node",
-            // Test origins listen on loopback, which the SSRF guard refuses by default.
-            "--Guard:AllowLoopback=true",
             "--Logging:LogLevel:Default=Warning",
         };
         var app = NodeHost.Build([.. args], cfg =>
