@@ -20,21 +20,10 @@ public sealed partial class NodeSettings
                 r.Error("Management:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
         }
 
-        string? token = config["Management:Token"];
-        var tokenFile = config["Management:TokenFile"];
-        if (token is not null && tokenFile is not null)
-            r.Error("Management:TokenFile", "set either Management:Token or Management:TokenFile, not both");
-        else if (tokenFile is not null)
-        {
-            try { token = File.ReadAllText(Path.GetFullPath(tokenFile.Trim(), contentRoot)).Trim(); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            { r.Error("Management:TokenFile", $"cannot read '{tokenFile.Trim()}': {ex.Message}"); }
-            if (token is { Length: 0 }) r.Error("Management:TokenFile", $"the file '{tokenFile.Trim()}' is empty");
-        }
-        else if (token is not null && token.Trim().Length == 0) r.Error("Management:Token", "must not be empty (leave it unset for no token on loopback)");
-        token = token?.Trim();
+        var (token, tokenKey) = r.InlineOrFile("Management:Token", "Management:TokenFile", contentRoot,
+            emptyInline: "must not be empty (leave it unset for no token on loopback)");
         if (token is { Length: > 0 and < 16 })
-            r.Error(tokenFile is null ? "Management:Token" : "Management:TokenFile", "is too short: use at least 16 characters (e.g. openssl rand -hex 24)");
+            r.Error(tokenKey, "is too short: use at least 16 characters (e.g. openssl rand -hex 24)");
         bool loopbackOnly = listen.All(ep => IPAddress.IsLoopback(ep.Address));
         if (string.IsNullOrEmpty(token) && !loopbackOnly)
             r.Error("Management:Token", $"required because Management:Listen includes a non-loopback address ({string.Join(", ", listen.Where(ep => !IPAddress.IsLoopback(ep.Address)))}); set Management:Token or Management:TokenFile");

@@ -74,7 +74,7 @@ public sealed partial class NodeSettings
             CheckpointInterval = r.Duration("Store:CheckpointInterval", TimeSpan.FromSeconds(30), allowZero: true),
         };
         var clusterMode = r.Enum("Cluster:Mode", ClusteringMode.Localhost);
-        var (connectionString, connectionStringKey) = clusterMode == ClusteringMode.AdoNet ? r.ConnectionString() : (null, "");
+        var (connectionString, connectionStringKey) = clusterMode == ClusteringMode.AdoNet ? r.ConnectionString(contentRoot) : (null, "");
         var cluster = new ClusterSettings
         {
             Mode = clusterMode,
@@ -240,28 +240,41 @@ public sealed partial class NodeSettings
         /// Cluster:ConnectionString, or the contents of the file named by Cluster:ConnectionStringFile (a mounted
         /// secret). Returns the value and the key it came from. Messages never repeat the value: it holds a password.
         /// </summary>
-        public (string? Value, string Key) ConnectionString()
+        public (string? Value, string Key) ConnectionString(string contentRoot)
         {
             const string inline = "Cluster:ConnectionString", file = "Cluster:ConnectionStringFile";
-            var value = config[inline];
-            var path = config[file];
-            if (value is not null && path is not null)
-            { Error(file, $"set either {inline} or {file}, not both"); return (null, inline); }
-            if (value is null && path is null)
+            if (config[inline] is null && config[file] is null)
             { Error(inline, $"Cluster:Mode=AdoNet needs a PostgreSQL connection string: set {inline} (Host=...;Port=5432;Database=...;Username=...;Password=...) or {file} (a file holding it)"); return (null, inline); }
-            var key = value is not null ? inline : file;
-            if (path is not null)
-            {
-                if (string.IsNullOrWhiteSpace(path)) { Error(file, "must not be empty"); return (null, file); }
-                try { value = File.ReadAllText(path.Trim()); }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-                { Error(file, $"cannot read '{path.Trim()}': {ex.Message}"); return (null, file); }
-            }
-            value = value!.Trim();
-            if (value.Length == 0) { Error(key, path is null ? "must not be empty" : $"the file '{path.Trim()}' is empty"); return (null, key); }
+            var (value, key) = InlineOrFile(inline, file, contentRoot);
+            if (value is null) return (null, key);
             var problem = CacheCluster.Node.Clustering.PostgresConnection.Validate(value);
             if (problem is not null) { Error(key, problem); return (null, key); }
             return (value, key);
+        }
+
+        /// <summary>
+        /// A secret given inline (<paramref name="inlineKey"/>) or as a file holding it (<paramref name="fileKey"/>,
+        /// e.g. a mounted Kubernetes Secret; relative to the content root): the trimmed value and the key it came
+        /// from. Null when neither is set, or after an error naming the key (both set, unreadable, empty).
+        /// </summary>
+        public (string? Value, string Key) InlineOrFile(string inlineKey, string fileKey, string contentRoot, string emptyInline = "must not be empty")
+        {
+            var value = config[inlineKey];
+            var path = config[fileKey];
+            if (value is not null && path is not null) { Error(fileKey, $"set either {inlineKey} or {fileKey}, not both"); return (null, fileKey); }
+            if (path is not null)
+            {
+                if (string.IsNullOrWhiteSpace(path)) { Error(fileKey, "must not be empty"); return (null, fileKey); }
+                try { value = File.ReadAllText(Path.GetFullPath(path.Trim(), contentRoot)).Trim(); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                { Error(fileKey, $"cannot read '{path.Trim()}': {ex.Message}"); return (null, fileKey); }
+                if (value.Length == 0) { Error(fileKey, $"the file '{path.Trim()}' is empty"); return (null, fileKey); }
+                return (value, fileKey);
+            }
+            if (value is null) return (null, inlineKey);
+            value = value.Trim();
+            if (value.Length == 0) { Error(inlineKey, emptyInline); return (null, inlineKey); }
+            return (value, inlineKey);
         }
 
         public T Enum<T>(string key, T fallback) where T : struct, System.Enum

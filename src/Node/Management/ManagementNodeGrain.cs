@@ -80,7 +80,7 @@ public sealed class ManagementNodeGrain(
     public Task<int> DropHotAsync(PurgeMatch match) => Task.FromResult(hot.DropWhere(head => PurgeMatcher.Matches(match, head)));
 
     public async Task<EntryHead[]> FindAsync(string urlKey) =>
-        [.. (await census.EntriesAsync()).Select(e => e.Head).Where(h => StoreCensus.UrlKeyOf(h.CacheKey) == urlKey)];
+        [.. (await census.EntriesAsync()).Select(e => e.Head).Where(h => CacheCluster.Contracts.Entries.VaryMarker.UrlKeyOf(h.CacheKey) == urlKey)];
 
     public Task<PolicySnapshot> GetPolicyAsync() => Task.FromResult(policy.Snapshot());
 

@@ -108,7 +108,8 @@ public sealed class ManagementService(
                 // One URL: its owner grain removes it (and its variants); hot copies everywhere are dropped by the owner.
                 var key = UrlKey(request.Url, "url");
                 int removed = await owners.For(key).InvalidateAsync();
-                // The owner tells nodes to drop their hot copies one-way; make sure they are gone before answering.
+                // The owner waits for the nodes it knows hold hot copies; a copy registered with an earlier activation
+                // of the owner is not among them, so every node is asked too before answering.
                 var drops = await cluster.AskAllAsync(g => g.DropHotAsync(new PurgeMatch(PurgeKind.Url, key)), ct);
                 logger.LogInformation("Purge url {Key}: {Result}", key, removed > 0 ? $"{removed} entr(ies) removed" : "not cached");
                 var reply = new PurgeReply { Purged = removed };

@@ -52,11 +52,4 @@ public sealed class StoreCensus(EntryStore store)
             _ = Task.Run(async () => { try { await EntriesAsync(); } catch (Exception) { /* next scrape retries */ } });
         return (c.Entries, c.BodyBytes);
     }
-
-    /// <summary>The URL part of a cache key: variants are stored as "&lt;url key&gt;\n&lt;variant&gt;".</summary>
-    public static string UrlKeyOf(string cacheKey)
-    {
-        int nl = cacheKey.IndexOf('\n');
-        return nl < 0 ? cacheKey : cacheKey[..nl];
-    }
 }
