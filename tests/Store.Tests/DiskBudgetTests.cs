@@ -80,8 +80,8 @@ public sealed class DiskBudgetTests(ITestOutputHelper output) : IDisposable
         // A reader loops over the hot entries while two writers push 3x the budget of cold chunks through.
         // Writers wait while more than 4 MiB were written since the start of the reader's last complete pass,
         // so every hot record is read at least once per ~4 MiB written, however the threads are scheduled
-        // (eviction keeps the newest ~23 MiB of this 32 MiB budget; the store copies records read in the older
-        // half forward).
+        // (eviction keeps the newest ~23 MiB of this 32 MiB budget; the store copies entries used since they were
+        // last written forward, whole, before their turn to be evicted).
         using var stop = new CancellationTokenSource();
         long hotReads = 0, written = 0, lastPassStart = 0;
         var reader = Task.Run(async () =>
@@ -92,6 +92,7 @@ public sealed class DiskBudgetTests(ITestOutputHelper output) : IDisposable
                 for (int i = 0; i < hot; i++)
                 {
                     Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, Data.Key(i), sizes));
+                    store.NoteHit(Data.Key(i)); // what the owner grain does on a hit
                     hotReads++;
                 }
 

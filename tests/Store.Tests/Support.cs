@@ -139,9 +139,11 @@ public static class Data
     /// <summary>Writes an entry the way the grain does: chunks first, header last.</summary>
     public static async Task WriteEntryAsync(EntryStore store, UInt128 key, long generation, int[] chunkSizes)
     {
+        long floor = store.ChunkFloor;
         for (int i = 0; i < chunkSizes.Length; i++)
             await store.WriteChunkAsync(key, generation, i, Chunk(key, generation, i, chunkSizes[i]));
-        await store.WriteHeaderAsync(key, Header(key, generation, chunkSizes.Length));
+        await store.WriteHeaderAsync(key, Header(key, generation, chunkSizes.Length),
+            new EntryExtent(generation, chunkSizes.Length, chunkSizes.Sum(), floor));
     }
 
     public enum EntryState { Absent, Intact, Partial }

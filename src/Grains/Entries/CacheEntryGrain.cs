@@ -21,16 +21,15 @@ namespace CacheCluster.Grains.Entries;
 /// </summary>
 [Reentrant]
 [OwnerPlacement]
-[CollectionAgeLimit(Minutes = 10)]
+// Idle activations go after 2 minutes: an activation costs memory outside the store's budgets (docs/architecture.md,
+// "Memory"), and a lookup that activates one again only re-reads a header the store's table already knows about.
+[CollectionAgeLimit(Minutes = 2)]
 public sealed class CacheEntryGrain(
     EntryStore store,
     OwnerRanking ranking,
     ILocalSiloDetails localSilo,
     ILogger<CacheEntryGrain> logger) : Grain, ICacheEntryGrain
 {
-    /// <summary>Bodies up to this size stay in the activation: small hot objects then cost no store read.</summary>
-    private const int InlineBodyLimit = 8 * 1024;
-
     /// <summary>Bodies up to this size come whole with a lookup (a 64 KiB object is two store chunks).</summary>
     private const int WholeBodyLimit = 256 * 1024;
 
@@ -44,7 +43,6 @@ public sealed class CacheEntryGrain(
     private UInt128 _keyHash;
     private bool _loaded;
     private EntryHead? _head;
-    private byte[]? _inlineBody;
     private Fill? _fill;
     private Fill? _previousFill;
     private OwnerRanking.ViewVersion _checkedVersion;
@@ -58,6 +56,8 @@ public sealed class CacheEntryGrain(
         public required long Id;
         public required long Generation; // a 304 revalidation re-points it at the stored body
         public required string CacheKey;
+        /// <summary>Store log address below none of this fill's records (taken before its first chunk).</summary>
+        public required long Floor;
         public int NextIndex;
         public long Bytes;
         public byte[]? FirstChunk;
@@ -98,10 +98,17 @@ public sealed class CacheEntryGrain(
         var head = _head;
         if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))
         {
+            // Servable whole or not at all: an entry the disk budget has cut into (or dropped) is a miss.
+            if (!store.IsWhole(_keyHash, head.Generation))
+            {
+                await DropAsync(head, "evicted");
+                return Miss(cacheKey, wantFill);
+            }
             if (hotCopyNode is not null) (_hotNodes ??= new HashSet<string>(StringComparer.Ordinal)).Add(hotCopyNode);
             _hits++;
+            store.NoteHit(_keyHash);
             if (head.BodyLength == 0) return new LookupResult(head, null, null, localSilo.Name);
-            var first = _inlineBody ?? await store.ReadChunkAsync(_keyHash, head.Generation, 0);
+            var first = await store.ReadChunkAsync(_keyHash, head.Generation, 0);
             if (first is not null)
             {
                 // A small body split over a few chunks travels whole: one round trip instead of several.
@@ -112,16 +119,27 @@ public sealed class CacheEntryGrain(
                     for (int i = 1; i < head.ChunkCount; i++)
                         if ((more[i - 1] = (await store.ReadChunkAsync(_keyHash, head.Generation, i))!) is null) { more = null; break; }
                 }
+                // The reader will stream the rest: keep the entry (copied forward if need be) while it does.
+                if (more is null && head.ChunkCount > 1) store.Pin(_keyHash);
                 return new LookupResult(head, first, null, localSilo.Name, more);
             }
-            // Evicted or failed its checksum: forget it and treat as a miss.
-            await DropAsync(head, "first chunk missing");
+            // Failed its checksum or a disk read: forget it and treat as a miss.
+            await DropAsync(head, "first chunk unreadable");
         }
+        return Miss(cacheKey, wantFill);
+    }
+
+    private LookupResult Miss(string cacheKey, bool wantFill)
+    {
+        // Nothing stored and nothing to lead: this activation holds nothing worth keeping (a no-store URL must not
+        // keep a grain for minutes).
+        if (!wantFill && _fill is null) this.DeactivateOnIdle();
         return new LookupResult(null, null, wantFill ? Ticket(cacheKey) : null, localSilo.Name);
     }
 
     public async Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index)
     {
+        store.Pin(_keyHash);
         var bytes = await store.ReadChunkAsync(_keyHash, generation, index);
         if (bytes is null && _head is { } head && head.Generation == generation)
             await DropAsync(head, $"chunk {index} missing");
@@ -154,6 +172,7 @@ public sealed class CacheEntryGrain(
         {
             Id = Random.Shared.NextInt64(1, long.MaxValue),
             Generation = store.NewGeneration(),
+            Floor = store.ChunkFloor,
             CacheKey = cacheKey,
             LastActivityUtc = now,
         };
@@ -173,6 +192,8 @@ public sealed class CacheEntryGrain(
         {
             fill.Outcome.TrySetResult(outcome);
             End(fill, lost: false);
+            // Not storable (no-store, private, an error): followers already have their answer; free the activation.
+            if (_head is null) this.DeactivateOnIdle();
         }
         return Task.CompletedTask;
     }
@@ -207,11 +228,11 @@ public sealed class CacheEntryGrain(
             Generation = fill.Generation,
             StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed),
+            new EntryExtent(committed.Generation, committed.ChunkCount, committed.BodyLength, fill.Floor));
         _head = committed;
         _loaded = true;
         DropHotCopies(fill.CacheKey);
-        _inlineBody = committed.ChunkCount == 1 && committed.BodyLength <= InlineBodyLimit ? fill.FirstChunk : null;
         fill.Head = committed;
         End(fill, lost: false);
         return true;
@@ -220,13 +241,15 @@ public sealed class CacheEntryGrain(
     public async Task<bool> RefreshFillAsync(long fillId, EntryHead refreshed)
     {
         if (_fill is not { } fill || fill.Id != fillId) return false;
-        if (_head is not { } current || current.Generation != refreshed.Generation || current.ChunkCount != refreshed.ChunkCount)
+        // The stored body must still be whole: the refreshed head keeps pointing at it (and at its floor).
+        if (_head is not { } current || current.Generation != refreshed.Generation || current.ChunkCount != refreshed.ChunkCount
+            || !store.TryGetExtent(_keyHash, out var extent) || extent.Generation != current.Generation)
         {
             End(fill, lost: true);
             return false;
         }
         var committed = refreshed with { StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
-        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed), extent);
         _head = committed;
         DropHotCopies(committed.CacheKey);
         // Followers stream the (unchanged) stored body under its own generation.
@@ -365,10 +388,9 @@ public sealed class CacheEntryGrain(
         if (_fill is not { } fill || fill.Id != fillId || !VaryMarker.Is(marker)) return false;
         var previous = _head;
         var committed = marker with { BodyLength = 0, ChunkCount = 0, Generation = fill.Generation, StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
-        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed));
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed), MarkerExtent(committed));
         _head = committed;
         _loaded = true;
-        _inlineBody = null;
         DropHotCopies(committed.CacheKey);
         fill.Head = committed;
         fill.Outcome.TrySetResult(new FillOutcome(FillOutcomeKind.Vary, committed));
@@ -393,7 +415,7 @@ public sealed class CacheEntryGrain(
         }
         // The head changes before the write is issued, so an invalidation arriving meanwhile drops this one.
         _head = updated;
-        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated));
+        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated), MarkerExtent(updated));
         return ReferenceEquals(_head, updated);
     }
 
@@ -424,15 +446,15 @@ public sealed class CacheEntryGrain(
         }
     }
 
+    /// <summary>A Vary marker has no body: its only record is the header, written at the tail.</summary>
+    private EntryExtent MarkerExtent(EntryHead marker) => new(marker.Generation, 0, 0, store.ChunkFloor);
+
     private async Task LoadAsync()
     {
         var head = Decode(await store.ReadHeaderAsync(_keyHash));
         var taken = await TakeOverFromPreviousOwnerAsync(head);
         if (taken is not null) head = taken;
         _head = head;
-        _inlineBody = null;
-        if (head is { ChunkCount: 1, BodyLength: > 0 and <= InlineBodyLimit })
-            _inlineBody = await store.ReadChunkAsync(_keyHash, head.Generation, 0);
         _loaded = true;
     }
 
@@ -458,6 +480,7 @@ public sealed class CacheEntryGrain(
                 return null;
             }
             var generation = store.NewGeneration();
+            long floor = store.ChunkFloor;
             for (int i = 0; i < remote.ChunkCount; i++)
             {
                 var chunk = (await node.ReadChunkAsync(_key, remote.Generation, i)).Value;
@@ -465,7 +488,7 @@ public sealed class CacheEntryGrain(
                 await store.WriteChunkAsync(_keyHash, generation, i, chunk);
             }
             var taken = remote with { Generation = generation };
-            await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(taken));
+            await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(taken), new EntryExtent(generation, taken.ChunkCount, taken.BodyLength, floor));
             await node.ForgetAsync(_key);
             logger.LogDebug("Took over {Key} ({Bytes} bytes) from {Previous}", remote.CacheKey, remote.BodyLength, previous);
             return taken;
@@ -489,7 +512,6 @@ public sealed class CacheEntryGrain(
     {
         if (!ReferenceEquals(_head, head)) return;
         _head = null;
-        _inlineBody = null;
         DropHotCopies(head.CacheKey);
         await store.DeleteHeaderAsync(_keyHash);
         logger.LogDebug("Dropped {Key}: {Why}", head.CacheKey, why);

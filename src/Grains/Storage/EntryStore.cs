@@ -111,7 +111,6 @@ public sealed partial class EntryStore : IAsyncDisposable
     private long _lastCheckpointBegin = -1;
     private long _corruptReads;
     private long _readErrors;
-    private long _copiedForward;
     private Task? _checkpointTask;
     private Task? _disposeTask;
     private CancellationTokenSource? _timerCts;
@@ -234,6 +233,7 @@ public sealed partial class EntryStore : IAsyncDisposable
             _timerTask = CheckpointLoopAsync(_options.CheckpointInterval, _timerCts.Token);
         }
 
+        StartReinserter();
         if (_memoryCapped)
         {
             _logger.LogWarning("Store memory budget {Wanted} MiB capped to {Mem} MiB: the disk budget of {Disk} MiB leaves room for a log of about {Log} MiB",
@@ -262,21 +262,10 @@ public sealed partial class EntryStore : IAsyncDisposable
     /// </summary>
     public long NewGeneration() => Interlocked.Increment(ref _generation);
 
-    /// <summary>Reads the header record of <paramref name="keyHash"/>; null when absent, evicted or corrupt.</summary>
-    public ValueTask<byte[]?> ReadHeaderAsync(UInt128 keyHash) => ReadCore(keyHash, 0, 0);
-
-    /// <summary>Writes (replaces) the header record of <paramref name="keyHash"/>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="header"/> is longer than <see cref="MaxChunkBytes"/>.</exception>
-    public ValueTask WriteHeaderAsync(UInt128 keyHash, ReadOnlyMemory<byte> header)
-    {
-        if (header.Length > MaxChunkBytes)
-            throw new ArgumentException($"A header may hold at most {MaxChunkBytes} bytes (got {header.Length}).", nameof(header));
-        return WriteCore(keyHash, 0, 0, header);
-    }
-
     /// <summary>Deletes the header record of <paramref name="keyHash"/> (chunks are left to eviction).</summary>
     public ValueTask DeleteHeaderAsync(UInt128 keyHash)
     {
+        _index.Remove(keyHash);
         if (!TryAdmit(DeleteRecordBytes))
             return DeleteAfterWaitAsync(keyHash);
         return DeleteAdmitted(keyHash);
@@ -334,7 +323,16 @@ public sealed partial class EntryStore : IAsyncDisposable
             Interlocked.Read(ref _evictions),
             Interlocked.Read(ref _checkpoints),
             lastTicks == 0 ? null : new DateTimeOffset(lastTicks, TimeSpan.Zero),
-            MeasureDiskBytes());
+            MeasureDiskBytes())
+        {
+            Entries = _index.Count,
+            BodyBytes = _index.BodyBytes,
+            EvictedEntries = _index.EvictedEntries,
+            EvictedEntryBytes = _index.EvictedBytes,
+            MovedEntries = Interlocked.Read(ref _movedEntries),
+            MovedBytes = Interlocked.Read(ref _movedBytes),
+            MovesFailed = Interlocked.Read(ref _movesFailed),
+        };
     }
 
     /// <summary>Stops the timer, waits for in-flight calls, takes a final checkpoint and releases FASTER and
@@ -351,17 +349,20 @@ public sealed partial class EntryStore : IAsyncDisposable
 
     // ---------------------------------------------------------------- reads
 
+    // Reads append nothing (whole entries are copied forward by the reinserter), so they reserve only a token
+    // amount: enough for a checkpoint's drain to see them in flight.
+    private const long ReadReservation = 8;
+
     private ValueTask<byte[]?> ReadCore(UInt128 keyHash, long generation, int index)
     {
-        // A read may append a copy of the record at the tail (CopyForward): reserve a full record.
-        if (!TryAdmit(MaxRecordBytes))
+        if (!TryAdmit(ReadReservation))
             return ReadAfterWaitAsync(keyHash, generation, index);
         return ReadAdmitted(keyHash, generation, index);
     }
 
     private async ValueTask<byte[]?> ReadAfterWaitAsync(UInt128 keyHash, long generation, int index)
     {
-        await WaitForRoomAsync(MaxRecordBytes).ConfigureAwait(false);
+        await WaitForRoomAsync(ReadReservation).ConfigureAwait(false);
         return await ReadAdmitted(keyHash, generation, index).ConfigureAwait(false);
     }
 
@@ -377,16 +378,11 @@ public sealed partial class EntryStore : IAsyncDisposable
             if (!pending.IsCompletedSuccessfully)
             {
                 handedOff = true;
-                return ReadPendingAsync(pending, session, generation);
+                return ReadPendingAsync(pending, session);
             }
 
             var (status, output) = pending.Result.Complete();
-            var data = Finish(status, output);
-            if (data is null || !NeedsCopyForward(output.Address))
-                return new ValueTask<byte[]?>(data);
-
-            handedOff = true;
-            return CopyForward(session, data, generation);
+            return new ValueTask<byte[]?>(Finish(status, output));
         }
         catch (Exception ex) when (ex is not ObjectDisposedException && Volatile.Read(ref _state) == StateOpen)
         {
@@ -401,27 +397,21 @@ public sealed partial class EntryStore : IAsyncDisposable
             {
                 if (session is not null)
                     ReturnSession(session);
-                Interlocked.Add(ref _reserved, -MaxRecordBytes);
+                Interlocked.Add(ref _reserved, -ReadReservation);
             }
         }
     }
 
     private async ValueTask<byte[]?> ReadPendingAsync(
-        ValueTask<FasterKV<SpanByte, SpanByte>.ReadAsyncResult<SpanByte, ReadOutput, Empty>> pending, StoreSession session, long generation)
+        ValueTask<FasterKV<SpanByte, SpanByte>.ReadAsyncResult<SpanByte, ReadOutput, Empty>> pending, StoreSession session)
     {
         bool healthy = false;
-        bool handedOff = false;
         try
         {
             var result = await pending.ConfigureAwait(false);
             var (status, output) = result.Complete();
             healthy = true;
-            var data = Finish(status, output);
-            if (data is null || !NeedsCopyForward(output.Address))
-                return data;
-
-            handedOff = true;
-            return await CopyForward(session, data, generation).ConfigureAwait(false);
+            return Finish(status, output);
         }
         catch (Exception ex) when (ex is not ObjectDisposedException && Volatile.Read(ref _state) == StateOpen)
         {
@@ -430,134 +420,12 @@ public sealed partial class EntryStore : IAsyncDisposable
         }
         finally
         {
-            if (!handedOff)
-            {
-                if (healthy)
-                    ReturnSession(session);
-                else
-                    session.Dispose();
-                Interlocked.Add(ref _reserved, -MaxRecordBytes);
-            }
-        }
-    }
-
-    /// <summary>
-    /// True when a record just read lies in the older half of what eviction keeps: it would be evicted soon,
-    /// and since it is being read, it is copied to the tail. Nothing is copied while the log is short.
-    /// </summary>
-    private bool NeedsCopyForward(long address)
-    {
-        var store = _store!;
-        long keep = HardLimit(store) - 2 * _headroom;
-        return address < store.Log.TailAddress - keep / 2;
-    }
-
-    /// <summary>
-    /// Appends a copy of a record that was just read at the tail (the read's reservation covers it), then
-    /// returns the session and the reservation. Chunks are immutable (a generation is never rewritten), so the
-    /// bytes just read are re-upserted. A header can be replaced or deleted concurrently, so it is copied with
-    /// an RMW that copies whatever value is current and creates nothing. A failed copy does not fail the read.
-    /// </summary>
-    private ValueTask<byte[]?> CopyForward(StoreSession session, byte[] data, long generation)
-    {
-        bool healthy = false;
-        bool handedOff = false;
-        try
-        {
-            if (generation == 0)
-            {
-                var rmw = session.Session.RMWAsync(ref session.Key, ref session.Input);
-                if (!rmw.IsCompletedSuccessfully || rmw.Result.Status.IsPending)
-                {
-                    handedOff = true;
-                    return CompleteCopyForwardAsync(rmw, session, data);
-                }
-            }
+            if (healthy)
+                ReturnSession(session);
             else
-            {
-                session.SetValue(data);
-                var upsert = session.Session.UpsertAsync(ref session.Key, ref session.Value);
-                if (!upsert.IsCompletedSuccessfully || upsert.Result.Status.IsPending)
-                {
-                    handedOff = true;
-                    return CompleteCopyForwardAsync(upsert, session, data);
-                }
-            }
-
-            healthy = true;
-            return new ValueTask<byte[]?>(data);
+                session.Dispose();
+            Interlocked.Add(ref _reserved, -ReadReservation);
         }
-        catch (Exception ex) when (ex is not ObjectDisposedException && Volatile.Read(ref _state) == StateOpen)
-        {
-            _logger.LogDebug(ex, "Store could not copy a hot record forward");
-            return new ValueTask<byte[]?>(data);
-        }
-        finally
-        {
-            if (!handedOff)
-                EndCopyForward(session, healthy);
-        }
-    }
-
-    private async ValueTask<byte[]?> CompleteCopyForwardAsync(
-        ValueTask<FasterKV<SpanByte, SpanByte>.UpsertAsyncResult<SpanByte, ReadOutput, Empty>> upsert, StoreSession session, byte[] data)
-    {
-        bool healthy = false;
-        try
-        {
-            var result = await upsert.ConfigureAwait(false);
-            while (result.Status.IsPending)
-                result = await result.CompleteAsync().ConfigureAwait(false);
-            healthy = true;
-        }
-        catch (Exception ex) when (ex is not ObjectDisposedException && Volatile.Read(ref _state) == StateOpen)
-        {
-            _logger.LogDebug(ex, "Store could not copy a hot record forward");
-        }
-        finally
-        {
-            EndCopyForward(session, healthy);
-        }
-
-        return data;
-    }
-
-    private async ValueTask<byte[]?> CompleteCopyForwardAsync(
-        ValueTask<FasterKV<SpanByte, SpanByte>.RmwAsyncResult<SpanByte, ReadOutput, Empty>> rmw, StoreSession session, byte[] data)
-    {
-        bool healthy = false;
-        try
-        {
-            var result = await rmw.ConfigureAwait(false);
-            while (result.Status.IsPending)
-                result = await result.CompleteAsync().ConfigureAwait(false);
-            healthy = true;
-        }
-        catch (Exception ex) when (ex is not ObjectDisposedException && Volatile.Read(ref _state) == StateOpen)
-        {
-            _logger.LogDebug(ex, "Store could not copy a hot record forward");
-        }
-        finally
-        {
-            EndCopyForward(session, healthy);
-        }
-
-        return data;
-    }
-
-    private void EndCopyForward(StoreSession session, bool healthy)
-    {
-        if (healthy)
-        {
-            Interlocked.Increment(ref _copiedForward);
-            ReturnSession(session);
-        }
-        else
-        {
-            session.Dispose();
-        }
-
-        Interlocked.Add(ref _reserved, -MaxRecordBytes);
     }
 
     private static byte[]? Finish(Status status, ReadOutput output) => status.Found ? output.Data : null;
@@ -592,6 +460,7 @@ public sealed partial class EntryStore : IAsyncDisposable
             session.SetKey(keyHash, generation, index);
             session.SetValue(data);
             var upsert = session.Session.UpsertAsync(ref session.Key, ref session.Value);
+            WakeReinserterIfDue(_store!.Log.TailAddress);
             if (upsert.IsCompletedSuccessfully && !upsert.Result.Status.IsPending)
             {
                 ReturnSession(session);
@@ -778,6 +647,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             store.Log.ShiftBeginAddress(newBegin, snapToPageStart: true, truncateLog: true);
             long begin = store.Log.BeginAddress;
             DeleteSegmentsBelow(begin);
+            _index.Evicted(begin);
+            WakeReinserter();
             Interlocked.Increment(ref _evictions);
             Interlocked.Add(ref _evictedBytes, begin - oldBegin);
             if (_logger.IsEnabled(LogLevel.Debug))
@@ -903,6 +774,7 @@ public sealed partial class EntryStore : IAsyncDisposable
     {
         long tail = _store!.Log.TailAddress;
         DisposeFaster();
+        _index.Clear();
         ResetDirectories(quiet: true);
         CreateFaster();
         Volatile.Write(ref _physicalFloor, 0);
@@ -1064,6 +936,7 @@ public sealed partial class EntryStore : IAsyncDisposable
         begin = log.BeginAddress;
         Volatile.Write(ref _physicalFloor, begin & ~(SegmentSize - 1));
         RemoveSegmentsOutside(SegmentOf(begin), tail);
+        LoadIndex(store);
         long cookie = DecodeCookie(store.RecoveredCommitCookie);
         if (cookie > Interlocked.Read(ref _generation))
             Interlocked.Exchange(ref _generation, cookie);
@@ -1174,6 +1047,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             _timerCts.Dispose();
         }
 
+        await StopReinserterAsync().ConfigureAwait(false);
+
         // New calls now fail with ObjectDisposedException; let the ones in flight finish.
         while (Interlocked.Read(ref _reserved) != 0 && stopwatch.Elapsed < DrainTimeout)
             await Task.Delay(1).ConfigureAwait(false);
@@ -1211,9 +1086,9 @@ public sealed partial class EntryStore : IAsyncDisposable
         DisposeFaster();
         Volatile.Write(ref _state, StateClosed);
         _logger.LogInformation(
-            "Store closed at {Dir} in {Ms} ms (final checkpoint {Result}): {LogMiB:F1} MiB of log, {DiskMiB:F1} MiB on disk, {Evictions} evictions ({EvictedMiB:F1} MiB), {Copied} hot records copied forward, {Corrupt} corrupt records, {ReadErrors} read errors",
+            "Store closed at {Dir} in {Ms} ms (final checkpoint {Result}): {LogMiB:F1} MiB of log, {DiskMiB:F1} MiB on disk, {Entries} entries, {EvictedEntries} entries evicted, {Moved} kept by copying them forward ({MovedMiB:F1} MiB), {Corrupt} corrupt records, {ReadErrors} read errors",
             _options.Directory, stopwatch.ElapsedMilliseconds, checkpointed ? "taken" : "failed", stats.LogBytes / 1048576.0,
-            stats.DiskBytes / 1048576.0, stats.Evictions, stats.EvictedBytes / 1048576.0, Interlocked.Read(ref _copiedForward), Interlocked.Read(ref _corruptReads),
+            stats.DiskBytes / 1048576.0, stats.Entries, stats.EvictedEntries, stats.MovedEntries, stats.MovedBytes / 1048576.0, Interlocked.Read(ref _corruptReads),
             Interlocked.Read(ref _readErrors));
     }
 
@@ -1243,7 +1118,7 @@ public sealed partial class EntryStore : IAsyncDisposable
         // ReadCopyOptions.None: FASTER's own read copy (ReadCopyFrom.AllImmutable) waits for page flushes
         // synchronously inside reads when the in-memory log is full, which starves the thread pool under
         // concurrent disk reads (measured: 384 concurrent reads took 8-14 s instead of 0.1 s with 2 pool
-        // threads). The store copies hot records forward itself with async calls (see CopyForward).
+        // threads). The store copies used entries forward itself, whole and with async calls (EntryStore.Reinsert.cs).
         return new StoreSession(_store!.For(_functions).NewSession<StoreFunctions>(
             sessionVariableLengthStructSettings: _sessionLengths, readCopyOptions: ReadCopyOptions.None));
     }

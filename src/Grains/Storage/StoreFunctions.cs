@@ -14,10 +14,14 @@ internal readonly struct ReadOutput
     /// reads that went to disk in FASTER 2.6.5).</summary>
     public readonly long Address;
 
-    public ReadOutput(byte[]? data, long address)
+    /// <summary>Set by the floor-moving RMW when it wrote a new header record.</summary>
+    public readonly bool Applied;
+
+    public ReadOutput(byte[]? data, long address, bool applied = false)
     {
         Data = data;
         Address = address;
+        Applied = applied;
     }
 }
 
@@ -47,8 +51,9 @@ internal static class RecordFormat
 /// FASTER callbacks. Readers copy the payload once, straight from the log (memory page or I/O buffer) into an
 /// exact-size array and verify the checksum on that copy, so the bytes that were checked are the bytes returned.
 /// Upserts never overwrite a value in place (ConcurrentWriter refuses, so FASTER appends a new record): a value
-/// in the log never changes under a concurrent reader. RMW is used only to copy a header record forward to the
-/// tail: it copies whatever value is current (never creates a missing or deleted key, never changes bytes).
+/// in the log never changes under a concurrent reader. RMW is used only when an entry is copied forward whole:
+/// it rewrites the header record at the tail with the entry's new floor, and only if the current header is still
+/// of the generation that was copied (input: expected generation, new floor); it never creates a record.
 /// </summary>
 internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, Empty>
 {
@@ -71,17 +76,35 @@ internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, E
     public override bool InitialUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput output, ref RMWInfo rmwInfo)
         => false;
 
-    // The record is in the mutable region, i.e. already near the tail: nothing to do.
+    // Never in place (a concurrent reader could see a torn record): false sends a matching header to CopyUpdater.
     public override bool InPlaceUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte value, ref ReadOutput output, ref RMWInfo rmwInfo)
-        => true;
+        => !Matches(ref key, ref input, ref value);
 
     public override bool NeedCopyUpdate(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref ReadOutput output, ref RMWInfo rmwInfo)
-        => true;
+        => Matches(ref key, ref input, ref oldValue);
 
     public override bool CopyUpdater(ref SpanByte key, ref SpanByte input, ref SpanByte oldValue, ref SpanByte newValue, ref ReadOutput output, ref RMWInfo rmwInfo)
     {
         oldValue.CopyTo(ref newValue);
+        var stored = newValue.AsSpan();
+        var payload = stored[RecordFormat.ChecksumBytes..];
+        HeaderRecord.SetFloor(payload, BinaryPrimitives.ReadInt64LittleEndian(input.AsReadOnlySpan()[8..]));
+        BinaryPrimitives.WriteUInt64LittleEndian(stored, RecordFormat.Checksum(key.AsReadOnlySpan(), payload));
+        output = new ReadOutput(null, rmwInfo.Address, applied: true);
         return true;
+    }
+
+    /// <summary>The record is an intact header of the generation the RMW input names.</summary>
+    private static bool Matches(ref SpanByte key, ref SpanByte input, ref SpanByte value)
+    {
+        var stored = value.AsReadOnlySpan();
+        if (input.Length != 16 || stored.Length < RecordFormat.ChecksumBytes + HeaderRecord.PrefixBytes)
+            return false;
+        var payload = stored[RecordFormat.ChecksumBytes..];
+        if (RecordFormat.Checksum(key.AsReadOnlySpan(), payload) != BinaryPrimitives.ReadUInt64LittleEndian(stored))
+            return false;
+        return HeaderRecord.TryDecode(payload, out var extent)
+            && extent.Generation == BinaryPrimitives.ReadInt64LittleEndian(input.AsReadOnlySpan());
     }
 
     private bool Copy(ref SpanByte key, ref SpanByte value, ref ReadOutput dst, long address)
@@ -109,7 +132,7 @@ internal sealed class StoreFunctions : SpanByteFunctions<SpanByte, ReadOutput, E
     }
 }
 
-/// <summary>RMW record sizing for the copy-forward RMW: the new value is exactly as long as the old one.</summary>
+/// <summary>RMW record sizing for the floor-moving RMW: the new value is exactly as long as the old one.</summary>
 internal sealed class CopyForwardLength : IVariableLengthStruct<SpanByte, SpanByte>
 {
     public int GetLength(ref SpanByte t, ref SpanByte input) => t.TotalSize;

@@ -17,7 +17,7 @@ internal sealed unsafe class StoreSession : IDisposable
     /// <summary>Key of the current operation (points into the pinned key buffer).</summary>
     public SpanByte Key;
 
-    /// <summary>Unused FASTER input (reads and upserts take it by reference).</summary>
+    /// <summary>FASTER input: empty for reads and upserts; the floor-moving RMW's (generation, floor).</summary>
     public SpanByte Input;
 
     /// <summary>Checksum + payload of the current upsert (points into the pinned value buffer).</summary>
@@ -31,7 +31,8 @@ internal sealed unsafe class StoreSession : IDisposable
     public StoreSession(ClientSession<SpanByte, SpanByte, SpanByte, ReadOutput, Empty, StoreFunctions> session)
     {
         Session = session;
-        _keyBuffer = GC.AllocateUninitializedArray<byte>(32, pinned: true);
+        // Key (28 bytes) and, behind it, the RMW input (16 bytes).
+        _keyBuffer = GC.AllocateUninitializedArray<byte>(48, pinned: true);
         _keyPointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_keyBuffer));
     }
 
@@ -40,6 +41,18 @@ internal sealed unsafe class StoreSession : IDisposable
         RecordFormat.WriteKey(new Span<byte>(_keyPointer, RecordFormat.KeyBytes), keyHash, generation, index);
         Key = SpanByte.FromPointer(_keyPointer, RecordFormat.KeyBytes);
     }
+
+    /// <summary>Sets the floor-moving RMW's input: the generation the header must still have, and the new floor.</summary>
+    public void SetMoveInput(long generation, long floor)
+    {
+        var input = new Span<byte>(_keyPointer + 32, 16);
+        BinaryPrimitives.WriteInt64LittleEndian(input, generation);
+        BinaryPrimitives.WriteInt64LittleEndian(input[8..], floor);
+        Input = SpanByte.FromPointer(_keyPointer + 32, 16);
+    }
+
+    /// <summary>Back to the empty input reads and upserts use.</summary>
+    public void ClearInput() => Input = default;
 
     /// <summary>Copies <paramref name="payload"/> behind its checksum into the value buffer.</summary>
     public void SetValue(ReadOnlySpan<byte> payload)

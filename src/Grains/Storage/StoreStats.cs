@@ -17,4 +17,26 @@ public readonly record struct StoreStats(
     long Evictions,
     long Checkpoints,
     DateTimeOffset? LastCheckpoint,
-    long DiskBytes);
+    long DiskBytes)
+{
+    /// <summary>Whole entries in the store (header records whose every record is still in the log).</summary>
+    public long Entries { get; init; }
+
+    /// <summary>Body bytes of those entries.</summary>
+    public long BodyBytes { get; init; }
+
+    /// <summary>Entries evicted by the disk budget since open (unused when their turn came).</summary>
+    public long EvictedEntries { get; init; }
+
+    /// <summary>Body and header bytes of the evicted entries.</summary>
+    public long EvictedEntryBytes { get; init; }
+
+    /// <summary>Entries kept by copying them forward whole (used since last written, or being read) since open.</summary>
+    public long MovedEntries { get; init; }
+
+    /// <summary>Bytes of those copies (the eviction policy's extra writes).</summary>
+    public long MovedBytes { get; init; }
+
+    /// <summary>Copies that found a chunk already gone (the entry was evicted instead).</summary>
+    public long MovesFailed { get; init; }
+}

@@ -28,6 +28,7 @@ public static class NodeHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<OriginClient>();
         builder.Services.AddSingleton<ConnectTunnel>();
+        builder.Services.AddSingleton<RangeContinuation>();
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();

@@ -29,8 +29,14 @@ public sealed class MetricsExporter
             new HistogramConfiguration { Buckets = ProxyCounters.LatencyBounds });
         var storeDisk = f.CreateGauge("cachecluster_store_disk_bytes", "Bytes of the store's files on disk.");
         var storeLog = f.CreateGauge("cachecluster_store_log_bytes", "Live bytes of the store's log (memory and disk).");
-        var storeEntries = f.CreateGauge("cachecluster_store_entries", "Entries in this node's store (counted at most every 15 s).");
-        var storeBodyBytes = f.CreateGauge("cachecluster_store_body_bytes", "Body bytes of the entries in this node's store (counted at most every 15 s).");
+        var storeEntries = f.CreateGauge("cachecluster_store_entries", "Whole entries in this node's store.");
+        var storeBodyBytes = f.CreateGauge("cachecluster_store_body_bytes", "Body bytes of the entries in this node's store.");
+        var evictedEntries = f.CreateCounter("cachecluster_store_evicted_entries_total", "Entries evicted by the disk budget (unused when their turn came).");
+        var evictedEntryBytes = f.CreateCounter("cachecluster_store_evicted_entry_bytes_total", "Bytes (body and header) of the evicted entries.");
+        var movedEntries = f.CreateCounter("cachecluster_store_moved_entries_total", "Entries kept by copying them forward whole (used since last written, or being read).");
+        var movedBytes = f.CreateCounter("cachecluster_store_moved_bytes_total", "Bytes written by copying entries forward (the eviction policy's extra writes).");
+        var aborted = f.CreateCounter("cachecluster_responses_aborted_total", "Responses cut off mid-body (the client saw a short body), by cause.", "cause");
+        var continued = f.CreateCounter("cachecluster_body_continuations_total", "Hits whose stored body broke off mid-delivery and were finished from the origin with If-Range.");
         var evictions = f.CreateCounter("cachecluster_store_evictions_total", "Times the disk budget evicted the oldest part of the log.");
         var evictedBytes = f.CreateCounter("cachecluster_store_evicted_bytes_total", "Log bytes evicted by the disk budget.");
         var checkpoints = f.CreateCounter("cachecluster_store_checkpoints_total", "Store checkpoints completed.");
@@ -55,9 +61,15 @@ public sealed class MetricsExporter
             evictions.IncTo(s.Evictions);
             evictedBytes.IncTo(s.EvictedBytes);
             checkpoints.IncTo(s.Checkpoints);
-            var (entries, bodyBytes) = census.LastCount();
-            storeEntries.Set(entries);
-            storeBodyBytes.Set(bodyBytes);
+            storeEntries.Set(s.Entries);
+            storeBodyBytes.Set(s.BodyBytes);
+            evictedEntries.IncTo(s.EvictedEntries);
+            evictedEntryBytes.IncTo(s.EvictedEntryBytes);
+            movedEntries.IncTo(s.MovedEntries);
+            movedBytes.IncTo(s.MovedBytes);
+            foreach (var cause in Enum.GetValues<BodyAbortCause>())
+                aborted.WithLabels(CauseLabel(cause)).IncTo(counters.BodyAborts(cause));
+            continued.IncTo(counters.BodyContinuations);
             hotEntries.Set(hot.Count);
             hotBytes.Set(hot.Bytes);
             members.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
@@ -65,6 +77,13 @@ public sealed class MetricsExporter
             foreach (var (type, count) in grainCensus.Last()) activations.WithLabels(type).Set(count);
         });
     }
+
+    private static string CauseLabel(BodyAbortCause cause) => cause switch
+    {
+        BodyAbortCause.StoreChunkMissing => "store-chunk-missing",
+        BodyAbortCause.OwnerUnreachable => "owner-unreachable",
+        _ => "fill-lost",
+    };
 
     public Task WriteAsync(Stream output, CancellationToken ct) => _registry.CollectAndExportAsTextAsync(output, ct);
 }

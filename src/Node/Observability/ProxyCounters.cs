@@ -14,6 +14,18 @@ public sealed class ProxyCounters
     private readonly long[] _outcomes = new long[Enum.GetValues<RequestOutcome>().Length];
     private readonly long[] _latencyBuckets = new long[LatencyBounds.Length];
     private long _bytesToClients, _bytesFromOrigins, _originFetches, _latencyMicros;
+    private readonly long[] _bodyAborts = new long[Enum.GetValues<BodyAbortCause>().Length];
+    private long _bodyContinuations;
+
+    /// <summary>A response cut off after its headers went out (the client sees a short body), by cause.</summary>
+    public void BodyAborted(BodyAbortCause cause) => Interlocked.Increment(ref _bodyAborts[(int)cause]);
+
+    public long BodyAborts(BodyAbortCause cause) => Interlocked.Read(ref _bodyAborts[(int)cause]);
+
+    /// <summary>A hit whose stored body broke off mid-delivery and was finished from the origin (If-Range).</summary>
+    public void BodyContinued() => Interlocked.Increment(ref _bodyContinuations);
+
+    public long BodyContinuations => Interlocked.Read(ref _bodyContinuations);
 
     public void Count(RequestOutcome outcome, long bytesToClient)
     {
@@ -72,4 +84,15 @@ public sealed class ProxyCounters
         long cacheable = c.Hit + c.Stale + c.Miss + c.Revalidated + c.Collapsed + c.Pass;
         return cacheable == 0 ? 0 : (double)(c.Hit + c.Stale) / cacheable;
     }
+}
+
+/// <summary>Why a response was cut off mid-body.</summary>
+public enum BodyAbortCause
+{
+    /// <summary>A stored chunk was unreadable (evicted, corrupt) and the origin could not finish the body.</summary>
+    StoreChunkMissing,
+    /// <summary>The owner node stopped answering mid-body and the origin could not finish it.</summary>
+    OwnerUnreachable,
+    /// <summary>A collapsed request's fill was lost (the leader's origin or node failed mid-body).</summary>
+    FillLost,
 }

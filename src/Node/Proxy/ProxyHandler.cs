@@ -22,6 +22,8 @@ public sealed class ProxyHandler(
     ConnectTunnel tunnel,
     CacheCluster.Node.Privacy.UpstreamHeaders upstreamHeaders,
     CacheCluster.Node.Runtime.RuntimePolicy policy,
+    RangeContinuation continuation,
+    CacheCluster.Node.Observability.ProxyCounters counters,
     ILogger<ProxyHandler> logger)
 {
     private readonly ProxySettings _proxy = settings.Proxy;
@@ -120,7 +122,7 @@ public sealed class ProxyHandler(
                 {
                     // 4a. Hit: deliver from the owner (or just 304 when the client's copy is current).
                     if (ClientHasFreshCopy(ctx, head)) { WriteNotModified(ctx, head, age, CacheStatus.Hit(_cacheName, ttl)); return; }
-                    var chunks = await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: hotNode is not null && hot.Fits(head));
+                    var chunks = await DeliverHitAsync(ctx, target, owner, head, found, age, ttl, keep: hotNode is not null && hot.Fits(head));
                     if (chunks is not null) hot.Add(target.CacheKey, head, chunks, ttl, lookupStarted);
                     return;
                 }
@@ -133,7 +135,7 @@ public sealed class ProxyHandler(
                     _ = Task.Run(() => RevalidateInBackgroundAsync(background, bgTarget, bgOwner, head, bgVaries));
                     var staleStatus = CacheStatus.StaleHit(_cacheName, ttl);
                     if (ClientHasFreshCopy(ctx, head)) { WriteNotModified(ctx, head, age, staleStatus); return; }
-                    await DeliverHitAsync(ctx, owner, head, found, age, ttl, keep: false, staleStatus);
+                    await DeliverHitAsync(ctx, target, owner, head, found, age, ttl, keep: false, staleStatus);
                     return;
                 }
                 reason = requestCc.NoCache || (IsPragmaNoCache(ctx) && !requestCc.Present) ? ForwardReason.Request : ForwardReason.Stale;
@@ -289,8 +291,8 @@ public sealed class ProxyHandler(
     // ---- Hit ------------------------------------------------------------------------------------------
 
     /// <summary>Serves a hit from the owner; with <paramref name="keep"/>, returns the body's chunks for a hot copy.</summary>
-    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, LookupResult found, TimeSpan age, TimeSpan ttl, bool keep,
-        string? cacheStatus = null)
+    private async Task<byte[][]?> DeliverHitAsync(HttpContext ctx, RequestTarget target, ICacheEntryGrain owner, EntryHead head, LookupResult found,
+        TimeSpan age, TimeSpan ttl, bool keep, string? cacheStatus = null)
     {
         var first = found.FirstChunk;
         WriteStoredHead(ctx, head, age, cacheStatus ?? CacheStatus.Hit(_cacheName, ttl));
@@ -325,17 +327,25 @@ public sealed class ProxyHandler(
         for (int i = 1; i < head.ChunkCount; i++)
         {
             byte[]? chunk = found.Carried(i);
+            bool ownerLost = false;
             if (chunk is null)
             {
                 await body.FlushAsync(aborted);
                 try { chunk = (await next!).Value; }
-                catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; }
+                catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; ownerLost = true; }
             }
             next = Fetch(i + 1);
             if (chunk is null)
             {
-                // The entry vanished mid-delivery (evicted or replaced): a short, aborted body, never a wrong one.
-                logger.LogWarning("Entry {Key} lost chunk {Index} while being served; connection aborted", head.CacheKey, i);
+                // The stored body broke off after the headers went out (unreadable chunk, owner gone): finish it from
+                // the origin with If-Range, or cut the connection - a short body, never a wrong one.
+                if (await continuation.TryFinishAsync(ctx, BuildBackgroundRequest(ctx, target), head, (long)i * RangeResponder.StoreChunkBytes))
+                {
+                    counters.BodyContinued();
+                    return null;
+                }
+                counters.BodyAborted(ownerLost ? CacheCluster.Node.Observability.BodyAbortCause.OwnerUnreachable
+                    : CacheCluster.Node.Observability.BodyAbortCause.StoreChunkMissing);
                 ctx.Abort();
                 return null;
             }
@@ -397,6 +407,7 @@ public sealed class ProxyHandler(
             if (chunk.Data is null)
             {
                 logger.LogInformation("The fill of {Key} was lost after {Chunks} chunks; follower connection aborted", head.CacheKey, i);
+                counters.BodyAborted(CacheCluster.Node.Observability.BodyAbortCause.FillLost);
                 ctx.Abort();
                 return;
             }
@@ -456,7 +467,7 @@ public sealed class ProxyHandler(
             if (status == StatusCodes.Status502BadGateway && stale is not null && (stale.Flags & EntryFlags.MustRevalidate) != 0)
                 (status, message) = (StatusCodes.Status504GatewayTimeout, $"the stored response must be revalidated, and {message}");
             logger.LogInformation("{Method} {Url}: {Status} {Message}", method, target.UpstreamUri, status, message);
-            if (await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+            if (await TryServeStaleOnErrorAsync(ctx, target, stale, owner, requestCc, fill, status)) return status;
             // Requests collapsed onto this fetch get the same error; nothing is cached.
             if (fill is not null) await fill.PublishAsync(new FillOutcome(FillOutcomeKind.Error, ErrorStatus: status, ErrorMessage: message));
             await ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Forward(_cacheName, reason, null, false, null, status == 504 ? "origin-timeout" : "origin-unreachable"));
@@ -480,7 +491,7 @@ public sealed class ProxyHandler(
                     await InvalidateAfterUnsafeAsync(ctx, target, endToEnd);
 
                 // 5a. The origin failed with 5xx: a stale entry may stand in (RFC 5861 stale-if-error, RFC 9111 4.2.4).
-                if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, stale, owner, requestCc, fill, status)) return status;
+                if (status >= 500 && await TryServeStaleOnErrorAsync(ctx, target, stale, owner, requestCc, fill, status)) return status;
 
                 // 5b'. A 304 that names another representation freshens nothing (RFC 9111 4.3.4): ask again, unconditionally.
                 if (revalidating && status == StatusCodes.Status304NotModified && !Validators.NotModifiedFreshens(stale!.Headers, endToEnd))
@@ -497,7 +508,7 @@ public sealed class ProxyHandler(
                         var ttl = TimeSpan.FromMilliseconds(refreshed.LifetimeMs) - age;
                         var cacheStatus = CacheStatus.Forward(_cacheName, reason, 304, true, ttl);
                         if (ClientHasFreshCopy(ctx, refreshed)) WriteNotModified(ctx, refreshed, age, cacheStatus);
-                        else await DeliverStoredAsync(ctx, owner, refreshed, age, cacheStatus);
+                        else await DeliverStoredAsync(ctx, target, owner, refreshed, age, cacheStatus);
                         return status;
                     }
                     // The entry changed (or vanished) while we revalidated it: this 304 answered our validators, not
@@ -653,7 +664,7 @@ public sealed class ProxyHandler(
     }
 
     /// <summary>Serves the stale entry instead of an origin error when stale-if-error or the operator default allows it.</summary>
-    private async Task<bool> TryServeStaleOnErrorAsync(HttpContext ctx, EntryHead? stale, ICacheEntryGrain? owner, CacheControl requestCc, EntryFill? fill, int errorStatus)
+    private async Task<bool> TryServeStaleOnErrorAsync(HttpContext ctx, RequestTarget target, EntryHead? stale, ICacheEntryGrain? owner, CacheControl requestCc, EntryFill? fill, int errorStatus)
     {
         if (stale is null || owner is null || ctx.Response.HasStarted) return false;
         var now = DateTimeOffset.UtcNow;
@@ -664,7 +675,7 @@ public sealed class ProxyHandler(
         var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(stale.InitialAgeMs), responseTime, now);
         var ttl = TimeSpan.FromMilliseconds(stale.LifetimeMs) - age;
         logger.LogInformation("Origin failed with {Status} for {Key}; serving the stale entry ({Seconds} s stale)", errorStatus, stale.CacheKey, (long)-ttl.TotalSeconds);
-        await DeliverStoredAsync(ctx, owner, stale, age, CacheStatus.StaleOnError(_cacheName, errorStatus, ttl));
+        await DeliverStoredAsync(ctx, target, owner, stale, age, CacheStatus.StaleOnError(_cacheName, errorStatus, ttl));
         return true;
     }
 
@@ -704,7 +715,7 @@ public sealed class ProxyHandler(
     }
 
     /// <summary>Serves a stored entry from its owner (after a revalidation, or stale on error) as a hit is served.</summary>
-    private async Task DeliverStoredAsync(HttpContext ctx, ICacheEntryGrain owner, EntryHead head, TimeSpan age, string cacheStatus)
+    private async Task DeliverStoredAsync(HttpContext ctx, RequestTarget target, ICacheEntryGrain owner, EntryHead head, TimeSpan age, string cacheStatus)
     {
         // The same delivery as a hit (ranges, chunks fetched one ahead); only the first chunk is fetched here.
         byte[]? first = null;
@@ -713,7 +724,7 @@ public sealed class ProxyHandler(
             try { first = (await owner.ReadChunkAsync(head.Generation, 0)).Value; }
             catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { first = null; }
         }
-        await DeliverHitAsync(ctx, owner, head, new LookupResult(head, first), age, TimeSpan.Zero, keep: false, cacheStatus);
+        await DeliverHitAsync(ctx, target, owner, head, new LookupResult(head, first), age, TimeSpan.Zero, keep: false, cacheStatus);
     }
 
     /// <summary>Does the client's conditional GET/HEAD match the stored response (so a 304 answers it)?</summary>
