@@ -16,7 +16,7 @@ worker_processes 1;
 daemon off;
 pid $o/nginx.pid;
 error_log $o/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 16384; }
 http {
   default_type application/octet-stream;
   log_format zipf '\$status \$body_bytes_sent \$request_uri';
@@ -26,7 +26,6 @@ http {
   tcp_nodelay on;
   keepalive_requests 10000000;
   keepalive_timeout 120s;
-  open_file_cache max=50000 inactive=300s;
   client_body_temp_path $o/temp/body;
   proxy_temp_path $o/temp/proxy;
   fastcgi_temp_path $o/temp/fastcgi;

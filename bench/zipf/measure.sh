@@ -75,7 +75,7 @@ wrk_field() {
     issued) awk '/^zipf-issued/ {print $2}' "$1" ;;
     ibytes) awk '/^zipf-issued/ {print $3}' "$1" ;;
     non2xx) awk -F': *' '/Non-2xx or 3xx responses/ {n = $2} END {print n + 0}' "$1" ;;
-    errors) awk '/Socket errors/ {gsub(",", ""); c = $4; r = $6; w = $8; t = $10} END {printf "%d/%d/%d/%d", c, r, w, t}' "$1" ;;
+    errors) awk '/Socket errors/ {gsub(",", ""); c = $4; r = $6; w = $8; t = $10} END {printf "%.0f/%.0f/%.0f/%.0f", c, r, w, t}' "$1" ;;
   esac
 }
 
@@ -114,7 +114,7 @@ run_target() {
 
   # What reached the origin during the measured phase.
   read -r reqs bytes status < <(awk -v a="$before" -v b="$after" 'NR > a && NR <= b { n++; s += $2; st[$1]++ }
-    END { l = ""; for (k in st) l = l (l == "" ? "" : ",") k ":" st[k]; printf "%d %d %s\n", n, s, (l == "" ? "-" : l) }' "$ORIGIN_LOG")
+    END { l = ""; for (k in st) l = l (l == "" ? "" : ",") k ":" st[k]; printf "%.0f %.0f %s\n", n, s, (l == "" ? "-" : l) }' "$ORIGIN_LOG")
   issued=0; ibytes=0
   local rps=0 p50max=0 p99max=0 errs=() non=0 c r w t cr=0 rr=0 wr=0 tr=0 f
   for ((i = 0; i < n; i++)); do
@@ -178,7 +178,7 @@ outcomes() {
   local b=$TMP/node$1-before.prom a=$TMP/node$1-after.prom
   [[ -f $b ]] || b=/dev/null
   awk -F'[{}" ]+' '/^cachecluster_requests_total\{/ { v[$3] += (FILENAME == ARGV[1] ? -$NF : $NF) }
-    END { for (k in v) if (v[k] != 0) printf "%s %d ", k, v[k] }' "$b" "$a"
+    END { for (k in v) if (v[k] != 0) printf "%s %.0f ", k, v[k] }' "$b" "$a"
 }
 
 report() {

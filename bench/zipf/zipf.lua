@@ -58,5 +58,5 @@ function done(summary, latency, requests)
     r = r + t:get("issued")
     b = b + t:get("bytes")
   end
-  io.write(string.format("zipf-issued %d %d\n", r, b))
+  io.write(string.format("zipf-issued %.0f %.0f\n", r, b))
 end
