@@ -277,6 +277,9 @@ public sealed class CacheEntryGrain(
     {
         fill.Done = !lost;
         fill.Lost = lost;
+        // The ended fill stays findable by late followers (_previousFill) for the activation's life, but its first
+        // chunk must not: up to 64 KiB per URL held outside the store's budget (followers read it from the store).
+        fill.FirstChunk = null;
         // Followers still waiting for an outcome fetch on their own.
         fill.Outcome.TrySetResult(FillOutcome.Pass);
         fill.Signal();

@@ -166,7 +166,7 @@ public sealed class ProxyHandler(
             switch (outcome.Kind)
             {
                 case FillOutcomeKind.Stream when outcome.Head is { } head:
-                    await DeliverFollowerAsync(ctx, owner, ticket.FillId, head, reason);
+                    await DeliverFollowerAsync(ctx, target, owner, ticket.FillId, head, reason);
                     return;
                 case FillOutcomeKind.Error:
                     await ProxyErrors.WriteAsync(ctx, outcome.ErrorStatus, outcome.ErrorMessage ?? "the origin failed",
@@ -386,7 +386,7 @@ public sealed class ProxyHandler(
     /// A collapsed request: streams the leader's response from the owner as its chunks arrive (cluster-wide
     /// single-flight). If the fill is lost mid-body the connection is cut, so a partial body never looks whole.
     /// </summary>
-    private async Task DeliverFollowerAsync(HttpContext ctx, ICacheEntryGrain owner, long fillId, EntryHead head, ForwardReason reason)
+    private async Task DeliverFollowerAsync(HttpContext ctx, RequestTarget target, ICacheEntryGrain owner, long fillId, EntryHead head, ForwardReason reason)
     {
         var now = DateTimeOffset.UtcNow;
         var age = Freshness.CurrentAge(TimeSpan.FromMilliseconds(head.InitialAgeMs), DateTimeOffset.FromUnixTimeMilliseconds(head.ResponseTimeUnixMs), now);
@@ -398,6 +398,7 @@ public sealed class ProxyHandler(
         var aborted = ctx.RequestAborted;
         var body = ctx.Response.BodyWriter;
         var next = owner.FollowChunkAsync(fillId, head.Generation, 0);
+        long sent = 0;
         for (int i = 0; ; i++)
         {
             FollowChunk chunk;
@@ -406,6 +407,14 @@ public sealed class ProxyHandler(
             if (chunk.End) return;
             if (chunk.Data is null)
             {
+                // The fill was lost (its leader or owner failed), or a chunk this follower lagged behind on was
+                // evicted: finish from the origin when the length and a strong validator allow it, else cut.
+                await body.FlushAsync(aborted);
+                if (head.BodyLength > 0 && await continuation.TryFinishAsync(ctx, BuildBackgroundRequest(ctx, target), head, sent))
+                {
+                    counters.BodyContinued();
+                    return;
+                }
                 logger.LogInformation("The fill of {Key} was lost after {Chunks} chunks; follower connection aborted", head.CacheKey, i);
                 counters.BodyAborted(CacheCluster.Node.Observability.BodyAbortCause.FillLost);
                 ctx.Abort();
@@ -413,6 +422,7 @@ public sealed class ProxyHandler(
             }
             next = owner.FollowChunkAsync(fillId, head.Generation, i + 1);
             await body.WriteAsync(chunk.Data, aborted);
+            sent += chunk.Data.Length;
         }
     }
 
