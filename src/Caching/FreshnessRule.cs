@@ -18,7 +18,7 @@ namespace CacheCluster.Caching;
 /// </summary>
 public sealed record FreshnessRule
 {
-    /// <summary>Matching a URL is bounded so a pathological pattern cannot stall a request.</summary>
+    /// <summary>Matching is linear-time (RegexOptions.NonBacktracking); the timeout is a second fence.</summary>
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
 
     public required Regex UrlPattern { get; init; }
@@ -75,9 +75,16 @@ public sealed record FreshnessRule
         Regex regex;
         try
         {
+            // The linear-time engine: a URL cannot make matching explode, whatever the pattern.
             regex = new Regex(patternToken,
-                RegexOptions.CultureInvariant | RegexOptions.Compiled | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None),
+                RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None),
                 MatchTimeout);
+        }
+        catch (NotSupportedException)
+        {
+            error = Err($"regex '{patternToken}' uses a construct the linear-time regex engine does not support "
+                        + "(backreferences, lookarounds, atomic groups, conditionals); rewrite it without");
+            return false;
         }
         catch (ArgumentException ex)
         {

@@ -113,17 +113,23 @@ public static class Validators
 
     /// <summary>
     /// A stored response's headers updated from a 304 (RFC 9111 3.2, 4.3.4): every field the 304 carries
-    /// replaces all stored instances of that field, except Content-Length (it describes the stored body) and
-    /// Set-Cookie (stored responses never carry cookies: they belong to the one client that got them);
-    /// hop-by-hop fields never arrive here. Fields the merged Cache-Control names in <c>private="…"</c> or
-    /// <c>no-cache="…"</c> are then left out, as when storing (RFC 9111 3.1).
+    /// replaces all stored instances of that field, except those that describe the stored body (Content-Length,
+    /// Content-Type, Content-Encoding, Content-Range: a 304 cannot change the bytes we hold, and RFC 9111 3.2
+    /// lets a cache keep them for the stored response's integrity) and Set-Cookie (stored responses never carry
+    /// cookies: they belong to the one client that got them); hop-by-hop fields never arrive here. Fields the
+    /// merged Cache-Control names in <c>private="…"</c> or <c>no-cache="…"</c> are then left out, as when
+    /// storing (RFC 9111 3.1).
     /// </summary>
+    private static readonly HashSet<string> NotUpdatedBy304 = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Set-Cookie",
+    };
+
     public static string[] MergeNotModified(string[] stored, string[] fromNotModified)
     {
         var replaced = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (int i = 0; i + 1 < fromNotModified.Length; i += 2)
-            if (!fromNotModified[i].Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-                && !fromNotModified[i].Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase)) replaced.Add(fromNotModified[i]);
+            if (!NotUpdatedBy304.Contains(fromNotModified[i])) replaced.Add(fromNotModified[i]);
         var merged = new List<string>(stored.Length + fromNotModified.Length);
         for (int i = 0; i + 1 < stored.Length; i += 2)
             if (!replaced.Contains(stored[i])) { merged.Add(stored[i]); merged.Add(stored[i + 1]); }

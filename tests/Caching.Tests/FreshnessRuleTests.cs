@@ -31,12 +31,25 @@ public class FreshnessRuleTests
     [InlineData(@"^x 1 20% 1.5", "bad max '1.5'")]
     [InlineData(@"^x 1 20% 10 reload-into-ims", "unknown option 'reload-into-ims'")]
     [InlineData(@"([a-z 1 20% 10", "bad regex '([a-z'")]
+    [InlineData(@"(a)\1 1 20% 10", "linear-time regex engine does not support")] // a backreference
+    [InlineData(@"x(?=y) 1 20% 10", "linear-time regex engine does not support")] // a lookahead
     public void Parse_errors_name_the_token(string line, string expected)
     {
         var ex = Assert.Throws<FormatException>(() => FreshnessRule.Parse(line));
         Assert.Contains(expected, ex.Message);
         Assert.False(FreshnessRule.TryParse(line, out _, out var error));
         Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public void A_crafted_url_costs_linear_time()
+    {
+        // ^(a+)+b$ is exponential for a backtracking engine (each try would run into the 100 ms timeout).
+        var rule = FreshnessRule.Parse(@"^(a+)+b$ 1 20% 10");
+        var url = new string('a', 5000) + "!";
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++) Assert.False(rule.Matches(url));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"20 matches took {sw.Elapsed}");
     }
 
     [Fact]

@@ -56,6 +56,18 @@ public class ValidatorTests
         Assert.Null(HeaderPairs.Get(merged, "Content-Length"));
     }
 
+    [Theory] // RFC 9111 3.2: fields that describe the stored body are not updated by a 304
+    [InlineData("Content-Type", "text/plain", "text/html")]
+    [InlineData("Content-Encoding", "identity", "gzip")]
+    [InlineData("Content-Range", "bytes 0-4/5", "bytes 0-99/100")]
+    [InlineData("Content-Length", "5", "100")]
+    public void A_304_does_not_change_what_describes_the_stored_body(string name, string stored, string fromNotModified)
+    {
+        var merged = Validators.MergeNotModified([name, stored, "Cache-Control", "max-age=1"], [name, fromNotModified, "Cache-Control", "max-age=60"]);
+        Assert.Equal([stored], HeaderPairs.GetAll(merged, name));
+        Assert.Equal("max-age=60", HeaderPairs.Get(merged, "Cache-Control"));
+    }
+
     [Theory] // RFC 9111 4.3.4: which stored response a 304 freshens
     [InlineData("\"a\"", null, "\"a\"", null, true)]
     [InlineData("\"a\"", null, "\"b\"", null, false)]          // another strong validator: not this response

@@ -28,7 +28,7 @@ public sealed partial class NodeSettings
     {
         var r = new Reader(config);
         r.RejectUnknown("Node", "Name");
-        r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
+        r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize",
             "TargetedField", "RefreshRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge", "SetCookie");
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
@@ -47,6 +47,7 @@ public sealed partial class NodeSettings
             ConnectPorts = connectPorts,
             ConnectTimeout = r.Duration("Proxy:ConnectTimeout", TimeSpan.FromSeconds(10)),
             OriginTimeout = r.Duration("Proxy:OriginTimeout", TimeSpan.FromSeconds(60)),
+            OriginIdleTimeout = r.Duration("Proxy:OriginIdleTimeout", TimeSpan.FromSeconds(30)),
             Sites = sites,
             ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
@@ -362,6 +363,8 @@ public sealed class ProxySettings
     public required IReadOnlySet<int> ConnectPorts { get; init; }
     public required TimeSpan ConnectTimeout { get; init; }
     public required TimeSpan OriginTimeout { get; init; }
+    /// <summary>An origin body that sends nothing for this long is given up (client connection and fill aborted).</summary>
+    public TimeSpan OriginIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Reverse-proxy (accelerator) sites: public host name -> origin base URL.</summary>
     public required IReadOnlyDictionary<string, Uri> Sites { get; init; }
     public required string ViaName { get; init; }

@@ -40,6 +40,8 @@ public static class ManagementHost
         {
             o.Interceptors.Add<BearerTokenInterceptor>();
             o.EnableDetailedErrors = false;
+            // Every input is bounded: whole messages here, fields in InputLimits.
+            o.MaxReceiveMessageSize = InputLimits.MaxMessageBytes;
         });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<ReadinessCheck>("ready");

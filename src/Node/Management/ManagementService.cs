@@ -77,6 +77,7 @@ public sealed class ManagementService(
 
     private async Task<Stats> CollectStatsAsync(string node, CancellationToken ct)
     {
+        InputLimits.Checked(node, "node", InputLimits.MaxNameChars);
         if (node.Length > 0 && cluster.Active().All(n => n.Name != node))
             throw new RpcException(new Status(StatusCode.NotFound, $"no active node is named '{node}' (see cachectl status)"));
         var answers = await cluster.AskAllAsync(g => g.GetReportAsync(), ct, node.Length > 0 ? node : null);
@@ -118,6 +119,7 @@ public sealed class ManagementService(
                 return reply;
             }
             case PurgeRequest.TargetOneofCase.Host:
+                InputLimits.Checked(request.Host, "host", InputLimits.MaxNameChars);
                 if (string.IsNullOrWhiteSpace(request.Host) || request.Host.Contains('/'))
                     throw Invalid("host", $"'{request.Host}' is not a host name (examples: example.org, example.org:8080)");
                 match = new PurgeMatch(PurgeKind.Host, request.Host.Trim());
@@ -126,6 +128,7 @@ public sealed class ManagementService(
                 match = new PurgeMatch(PurgeKind.Prefix, PrefixKey(request.Prefix));
                 break;
             case PurgeRequest.TargetOneofCase.SurrogateKey:
+                InputLimits.Checked(request.SurrogateKey, "surrogate_key", InputLimits.MaxNameChars);
                 if (string.IsNullOrWhiteSpace(request.SurrogateKey) || request.SurrogateKey.Trim().Contains(' ') || request.SurrogateKey.Contains(','))
                     throw Invalid("surrogate_key", "must be one key (no spaces or commas)");
                 match = new PurgeMatch(PurgeKind.SurrogateKey, request.SurrogateKey.Trim());
@@ -185,7 +188,7 @@ public sealed class ManagementService(
                     slots = new SemaphoreSlim(item.Concurrency == 0 ? 8 : item.Concurrency);
                 }
                 await slots.WaitAsync(ct);
-                var url = item.Url;
+                var url = InputLimits.Checked(item.Url, "url", InputLimits.MaxUrlChars);
                 running.Add(Task.Run(async () =>
                 {
                     try { results.Writer.TryWrite(await warm.FetchAsync(url, ct)); }
@@ -204,7 +207,7 @@ public sealed class ManagementService(
 
     public override async Task<DrainReply> Drain(DrainRequest request, ServerCallContext context)
     {
-        var name = request.Node.Length == 0 ? settings.NodeName : request.Node;
+        var name = request.Node.Length == 0 ? settings.NodeName : InputLimits.Checked(request.Node, "node", InputLimits.MaxNameChars);
         var node = cluster.Active().FirstOrDefault(n => n.Name == name);
         if (node.Address is null)
             throw new RpcException(new Status(StatusCode.NotFound, $"no active node is named '{name}' (see cachectl status)"));
@@ -218,6 +221,10 @@ public sealed class ManagementService(
     public override async Task<SetPolicyReply> SetPolicy(SetPolicyRequest request, ServerCallContext context)
     {
         if (request.Policy is null) throw Invalid("policy", "is required");
+        if (request.Sections.Count > 8) throw Invalid("sections", $"has {request.Sections.Count} entries; at most 8");
+        foreach (var s in request.Sections) InputLimits.Checked(s, "sections", InputLimits.MaxNameChars);
+        InputLimits.CheckLines(request.Policy.RefreshRules, $"policy.{RuntimePolicy.RefreshRulesSection}");
+        InputLimits.CheckLines(request.Policy.AccessRules, $"policy.{RuntimePolicy.AccessRulesSection}");
         string[] sections = request.Sections.Count == 0 ? [RuntimePolicy.RefreshRulesSection, RuntimePolicy.AccessRulesSection] : [.. request.Sections.Distinct()];
         foreach (var s in sections)
             if (s is not (RuntimePolicy.RefreshRulesSection or RuntimePolicy.AccessRulesSection))
@@ -251,6 +258,7 @@ public sealed class ManagementService(
     private static string UrlKey(string url, string field)
     {
         if (string.IsNullOrWhiteSpace(url)) throw Invalid(field, "is required (an absolute http(s) URL)");
+        InputLimits.Checked(url, field, InputLimits.MaxUrlChars);
         if (!Uri.TryCreate(url.Trim(), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }, out var uri)
             || uri.Scheme is not ("http" or "https") || string.IsNullOrEmpty(uri.Host))
             throw Invalid(field, $"'{url}' is not an absolute http(s) URL (example: http://example.org/page)");
@@ -260,6 +268,7 @@ public sealed class ManagementService(
     private static string PrefixKey(string prefix)
     {
         if (string.IsNullOrWhiteSpace(prefix)) throw Invalid("prefix", "is required (example: http://example.org/static/)");
+        InputLimits.Checked(prefix, "prefix", InputLimits.MaxUrlChars);
         var p = prefix.Trim();
         // Scheme and host are lower-case in cache keys; the path stays byte-for-byte.
         int schemeEnd = p.IndexOf("://", StringComparison.Ordinal);

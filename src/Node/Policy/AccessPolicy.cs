@@ -75,9 +75,12 @@ public sealed class AccessPolicy
     private readonly Lock _replaceLock = new();
     private AccessRuleSet _current;
 
-    public AccessPolicy(IReadOnlyList<string> initialLines, Func<string, string> resolvePath, ILogger<AccessPolicy>? logger = null)
+    /// <param name="resolvePath">Resolves list files the configuration names (anywhere: the operator wrote it).</param>
+    /// <param name="runtimeResolvePath">Resolves list files of rules replaced at run time (only under Access:ListDirectory); default: as configured.</param>
+    public AccessPolicy(IReadOnlyList<string> initialLines, Func<string, string> resolvePath, ILogger<AccessPolicy>? logger = null,
+        Func<string, string>? runtimeResolvePath = null)
     {
-        _resolvePath = resolvePath;
+        _resolvePath = runtimeResolvePath ?? resolvePath;
         _logger = logger;
         _current = AccessRuleSet.Compile(initialLines, 1, resolvePath, out var errors)
                    ?? throw new ArgumentException("Invalid access rules:\n  " + string.Join("\n  ", errors));

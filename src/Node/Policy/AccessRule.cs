@@ -150,7 +150,13 @@ internal sealed class DomainCondition(DomainList domains) : Condition
         if (inline is not null)
             foreach (var item in AccessRule.Split(inline))
                 if ((error = list.Add(item)) is not null) return null;
-        if (file is not null && (error = DomainList.LoadFile(resolvePath(file), list)) is not null) return null;
+        if (file is not null)
+        {
+            string path;
+            try { path = resolvePath(file); }
+            catch (ListFileRefusedException refused) { error = refused.Message; return null; }
+            if ((error = DomainList.LoadFile(path, list, shownAs: file)) is not null) return null;
+        }
         return new DomainCondition(list);
     }
 
@@ -164,13 +170,13 @@ internal sealed class UrlCondition(Regex regex) : Condition
         error = null;
         try
         {
-            // Linear-time matching where the pattern allows it; the timeout guards the rest.
+            // Linear-time matching only: a crafted URL cannot make a rule cost more than its length.
             return new UrlCondition(new Regex(value, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, AccessRule.RegexTimeout));
         }
         catch (NotSupportedException)
         {
-            try { return new UrlCondition(new Regex(value, RegexOptions.CultureInvariant, AccessRule.RegexTimeout)); }
-            catch (ArgumentException ex) { error = $"'{value}' is not a regular expression: {ex.Message}"; return null; }
+            error = $"'{value}' uses a construct the linear-time regex engine does not support (backreferences, lookarounds, atomic groups, conditionals); rewrite it without";
+            return null;
         }
         catch (ArgumentException ex) { error = $"'{value}' is not a regular expression: {ex.Message}"; return null; }
     }

@@ -5,7 +5,8 @@ namespace CacheCluster.Node.Policy;
 
 /// <summary>
 /// The access rules as a runtime-policy section: the management API's SetPolicy validates them on the node
-/// that received the call and applies them on every node (each swaps its compiled rule set whole).
+/// that received the call and applies them on every node (each swaps its compiled rule set whole). List files
+/// are only read from Access:ListDirectory here (<see cref="ListFiles"/>).
 /// </summary>
 public sealed class AccessRulesSection(AccessPolicy policy, NodeSettings settings) : IRuntimePolicySection
 {
@@ -15,7 +16,7 @@ public sealed class AccessRulesSection(AccessPolicy policy, NodeSettings setting
 
     public string? Validate(IReadOnlyList<string> lines)
     {
-        if (AccessRuleSet.Compile(lines, 0, settings.Policy.ResolvePath, out var errors) is not null) return null;
+        if (AccessRuleSet.Compile(lines, 0, settings.Policy.RuntimeResolvePath, out var errors) is not null) return null;
         return string.Join("; ", errors.Select(LineNumbered));
     }
 

@@ -21,16 +21,19 @@ public sealed class DomainList
 
     public int Count => _exact.Count + _suffixes.Count;
 
-    /// <summary>Adds one entry; returns an error sentence for a value that is not a domain name.</summary>
-    public string? Add(string entry)
+    /// <summary>Adds one entry; returns an error sentence (quoting the entry) for a value that is not a domain name.</summary>
+    public string? Add(string entry) => TryAdd(entry) ? null : $"'{entry}' {NotADomain}";
+
+    private const string NotADomain = "is not a domain name (examples: example.com, .example.com)";
+
+    private bool TryAdd(string entry)
     {
         var e = entry.Trim().TrimEnd('.');
         bool suffix = e.StartsWith('.');
         var name = suffix ? e[1..] : e;
-        if (name.Length == 0 || name.Length > 253 || !IsDomainOrAddress(name))
-            return $"'{entry}' is not a domain name (examples: example.com, .example.com)";
+        if (name.Length == 0 || name.Length > 253 || !IsDomainOrAddress(name)) return false;
         (suffix ? _suffixes : _exact).Add(name.ToLowerInvariant());
-        return null;
+        return true;
     }
 
     public bool Matches(ReadOnlySpan<char> host)
@@ -50,13 +53,15 @@ public sealed class DomainList
         return !name.Contains("..", StringComparison.Ordinal);
     }
 
-    /// <summary>Reads a list file: one entry per line, blank lines and '#' comments ignored.</summary>
-    public static string? LoadFile(string path, DomainList into)
+    /// <summary>
+    /// Reads a list file: one entry per line, blank lines and '#' comments ignored. The file is read bounded
+    /// (<see cref="ListFiles.MaxBytes"/>); an error names the file as <paramref name="shownAs"/> and a bad line by
+    /// its number only, never its content (the file may not be what the rule's author meant to expose).
+    /// </summary>
+    public static string? LoadFile(string path, DomainList into, string? shownAs = null)
     {
-        string[] lines;
-        try { lines = File.ReadAllLines(path); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        { return $"cannot read the domain list '{path}': {ex.Message}"; }
+        shownAs ??= path;
+        if (ListFiles.ReadLines(path, shownAs, out var lines) is { } error) return error;
         for (int i = 0; i < lines.Length; i++)
         {
             var line = lines[i];
@@ -64,7 +69,7 @@ public sealed class DomainList
             if (hash >= 0) line = line[..hash];
             line = line.Trim();
             if (line.Length == 0) continue;
-            if (into.Add(line) is { } error) return $"{path} line {i + 1}: {error}";
+            if (!into.TryAdd(line)) return $"{shownAs} line {i + 1}: not a domain name (letters, digits, '-', '_', '.' only; examples: example.com, .example.com)";
         }
         return null;
     }

@@ -14,7 +14,8 @@ public static class PolicyServices
         CacheCluster.Node.Hardening.StrictRequest.RejectBareLineFeeds();
         services.AddSingleton<HostResolver>();
         services.AddSingleton<DestinationGuard>();
-        services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>()));
+        services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>(),
+            settings.Policy.RuntimeResolvePath));
         services.AddSingleton<CacheCluster.Node.Runtime.IRuntimePolicySection, AccessRulesSection>(); // SetPolicy "access_rules"
         services.AddSingleton<ProxyAuthenticator>();
         services.AddSingleton<ClientLimits>();

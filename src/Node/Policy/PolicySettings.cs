@@ -16,12 +16,16 @@ public sealed class PolicySettings
     public PrivacySettings Privacy { get; init; } = new();
     public LimitSettings Limits { get; init; } = new();
     public GuardSettings Guard { get; init; } = new();
-    /// <summary>Resolves relative list/htpasswd paths (against the working directory, as Store:Directory).</summary>
+    /// <summary>Resolves relative list/htpasswd paths of the configuration (against the content root), anywhere.</summary>
     public Func<string, string> ResolvePath { get; init; } = p => Path.GetFullPath(p);
+    /// <summary>Access:ListDirectory, links resolved: the only folder rules set at run time may read list files from.</summary>
+    public string? ListDirectory { get; init; }
+    /// <summary>Resolves list files of rules set at run time: only inside <see cref="ListDirectory"/> (throws <see cref="ListFileRefusedException"/>).</summary>
+    public Func<string, string> RuntimeResolvePath => name => ListFiles.ResolveUnder(ListDirectory, name);
 
     internal static PolicySettings Load(NodeSettings.Reader r, IConfiguration config, string contentRoot)
     {
-        r.RejectUnknown("Access", "Rules");
+        r.RejectUnknown("Access", "Rules", "ListDirectory");
         r.RejectUnknown("Auth", "HtpasswdFile", "Realm", "Required", "Groups");
         r.RejectUnknown("Privacy", "Via", "XForwardedFor", "StripRequestHeaders");
         r.RejectUnknown("Limits", "ClientRequestsPerSecond", "ClientBurst", "UserRequestsPerSecond", "UserBurst",
@@ -44,6 +48,15 @@ public sealed class PolicySettings
                 int colon = e.IndexOf(':');
                 r.Error(ReferenceEquals(accessRules, lines) ? $"Access:Rules:{e[..colon]}" : "Access:Rules", e[(colon + 1)..].Trim());
             }
+
+        // Access:ListDirectory: the folder runtime rules (management API) may read list files from; none: inline lists only.
+        string? listDirectory = null;
+        if (config["Access:ListDirectory"] is { Length: > 0 } dir)
+        {
+            var full = resolve(dir);
+            if (!Directory.Exists(full)) r.Error("Access:ListDirectory", $"'{full}' is not an existing folder");
+            else listDirectory = ListFiles.RealPath(full) ?? full;
+        }
 
         var groups = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         foreach (var g in config.GetSection("Auth:Groups").GetChildren())
@@ -98,7 +111,8 @@ public sealed class PolicySettings
         };
         if (guard.HostsFile is not null && !File.Exists(guard.HostsFile))
             r.Error("Resolver:HostsFile", $"'{guard.HostsFile}' does not exist");
-        return new PolicySettings { AccessRules = accessRules, Auth = auth, Privacy = privacy, Limits = limits, Guard = guard, ResolvePath = resolve };
+        return new PolicySettings { AccessRules = accessRules, Auth = auth, Privacy = privacy, Limits = limits, Guard = guard, ResolvePath = resolve,
+            ListDirectory = listDirectory };
     }
 
     private static IReadOnlyList<IPNetwork> Networks(NodeSettings.Reader r, IConfiguration config, string key)

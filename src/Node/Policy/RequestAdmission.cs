@@ -41,6 +41,8 @@ public sealed class RequestAdmission(
         // 2. Smuggling and poisoning: what Kestrel lets through but a proxy must not.
         if (CacheCluster.Node.Hardening.StrictRequest.Check(request) is { } bad)
         {
+            // Set when the head goes out (the error writer clears headers first).
+            if (bad.Close) ctx.Response.OnStarting(() => { ctx.Response.Headers.Connection = "close"; return Task.CompletedTask; });
             await Refuse(ctx, bad.Status, bad.Message, "bad-request");
             return;
         }

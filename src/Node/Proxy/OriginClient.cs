@@ -59,8 +59,11 @@ public sealed class OriginClient : IDisposable
         for (var e = ex; e is not null; e = e.InnerException)
         {
             if (e is CacheCluster.Node.Guard.DestinationRefusedException refused) return (403, refused.Message);
-            // The client's own request body was malformed (e.g. a bad chunk): its fault, not the origin's.
+            // The client's own request body was malformed (e.g. a bad chunk, an overflowing chunk size): its fault, not the origin's.
             if (e is Microsoft.AspNetCore.Http.BadHttpRequestException bad) return (bad.StatusCode, $"the request body is malformed: {bad.Message}");
+            if (e is ClientBodyException { InnerException: Microsoft.AspNetCore.Http.BadHttpRequestException inner })
+                return (inner.StatusCode, $"the request body is malformed: {inner.Message}");
+            if (e is ClientBodyException body) return (400, body.Message);
             if (e is SocketException se)
             {
                 return se.SocketErrorCode switch

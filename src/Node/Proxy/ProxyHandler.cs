@@ -399,6 +399,8 @@ public sealed class ProxyHandler(
         var body = ctx.Response.BodyWriter;
         var next = owner.FollowChunkAsync(fillId, head.Generation, 0);
         long sent = 0;
+        // The head now, not with the first chunk: a slow origin body must not leave followers without an answer.
+        await body.FlushAsync(aborted);
         for (int i = 0; ; i++)
         {
             FollowChunk chunk;
@@ -491,9 +493,10 @@ public sealed class ProxyHandler(
             using (originResponse)
             {
                 var responseTime = DateTimeOffset.UtcNow;
+                var framing = BodyFraming.Of(originResponse); // drops a Content-Length that chunked overrides
                 var endToEnd = CollectResponseHeaders(originResponse);
                 var status = (int)originResponse.StatusCode;
-                var declaredLength = originResponse.Content.Headers.ContentLength;
+                var declaredLength = framing.Length;
 
                 // 7. A successful unsafe request invalidates what it may have changed (RFC 9111 4.4), before its
                 //    client hears back: its next request, on any node, must not be answered from the old entry.
@@ -540,9 +543,11 @@ public sealed class ProxyHandler(
                     verdict = StoreDecision.Decide(method, ctx.Request.Headers.Authorization.Count > 0, requestCc, status, endToEnd,
                         responseCc, declaredLength, requestTime, responseTime, _rules, target.CacheKey, out facts);
                     notStored = Detail(verdict);
+                    // A body whose end only the connection's close marks cannot be told from one cut short.
+                    if (verdict == StoreVerdict.Store && !framing.ProvesCompleteness) notStored = "close-delimited";
                     // 5'. A response that varies is stored as the variant this request selects.
                     var storeWith = fill;
-                    if (verdict == StoreVerdict.Store)
+                    if (verdict == StoreVerdict.Store && notStored is null)
                     {
                         (storeWith, target, notStored) = await PlaceVariantAsync(ctx, target, fill, endToEnd, varies);
                         if (storeWith is not null && !ReferenceEquals(storeWith, fill)) placed = fill = storeWith;
@@ -632,6 +637,7 @@ public sealed class ProxyHandler(
             var requestTime = DateTimeOffset.UtcNow;
             using var response = await origin.SendAsync(request, timeout.Token);
             var responseTime = DateTimeOffset.UtcNow;
+            var framing = BodyFraming.Of(response);
             var headers = CollectResponseHeaders(response);
             var status = (int)response.StatusCode;
             if (status == StatusCodes.Status304NotModified)
@@ -646,7 +652,7 @@ public sealed class ProxyHandler(
             // A changed Vary is left to the next foreground fetch, which re-places the URL's variants.
             var names = Vary.Names(headers, out _);
             bool varyChanged = varies is null ? names.Length > 0 : names.Length > 0 && !Vary.SameNames(names, varies.Names);
-            if (verdict != StoreVerdict.Store || varyChanged)
+            if (verdict != StoreVerdict.Store || varyChanged || !framing.ProvesCompleteness)
             {
                 await fill.PublishAsync(FillOutcome.Pass); // e.g. a 5xx: the stale entry stays
                 return;
@@ -801,47 +807,46 @@ public sealed class ProxyHandler(
     };
 
     /// <summary>
-    /// Streams the origin body to the client and, when storing, to the fill. The fill commits as soon as the
-    /// origin body has been read to its end and before the client can see the last byte, so a client that
-    /// asks again right away already gets a hit. On an origin failure mid-body the client connection is
-    /// aborted so a truncated body can never look complete; a client abort ends the copy (and the fill).
+    /// Streams the origin body to the client and, when storing, to the fill. The fill commits only once the
+    /// body's framing says it ended (RFC 9112 6.3: the last chunk, or the declared length followed by the end
+    /// the length stream reports at once), before the client sees the last byte of a Content-Length body, so a
+    /// client that asks again right away already gets a hit. On an origin failure mid-body, or an origin that
+    /// sends nothing for Proxy:OriginIdleTimeout, the client connection is aborted (a truncated body never looks
+    /// complete) and the fill with it (followers are cut off too); a client abort ends the copy (and the fill).
     /// </summary>
     private async Task CopyBodyAsync(HttpContext ctx, HttpResponseMessage originResponse, EntryFill? fill, string method)
     {
         if (HttpMethods.IsHead(method)) return; // no body; a HEAD never holds a fill lease
         var aborted = ctx.RequestAborted;
-        var declared = originResponse.Content.Headers.ContentLength;
+        var declared = originResponse.Content.Headers.ContentLength; // BodyFraming.Of removed one chunked overrides
         long total = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         try
         {
             await using var source = await originResponse.Content.ReadAsStreamAsync(aborted);
             var body = ctx.Response.Body;
             while (true)
             {
-                int n;
-                try
-                {
-                    n = await source.ReadAsync(buffer, aborted);
-                }
-                catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
-                {
-                    if (!aborted.IsCancellationRequested)
-                        logger.LogInformation("Origin body for {Url} failed mid-transfer after {Bytes} bytes: {Message}",
-                            originResponse.RequestMessage?.RequestUri, total, ex.Message);
-                    ctx.Abort();
-                    return;
-                }
+                int n = await ReadOriginAsync(source, buffer);
+                if (n < 0) return;
                 if (n == 0)
                 {
-                    if (declared is null || declared == total) await CommitAsync(fill, originResponse);
+                    await CommitAsync(fill, originResponse); // the framing says the body ended
                     break;
                 }
                 total += n;
                 if (fill is { Active: true })
                 {
                     await fill.AddAsync(buffer.AsMemory(0, n));
-                    if (declared == total) await CommitAsync(fill, originResponse);
+                    // At the declared length the length stream reports its end without waiting: commit first.
+                    if (declared == total && fill.Active)
+                    {
+                        int more = await ReadOriginAsync(source, new byte[1]);
+                        if (more < 0) return;
+                        if (more == 0) await CommitAsync(fill, originResponse);
+                        else await fill.AbortAsync(); // more than declared: never stored
+                    }
                 }
                 try
                 {
@@ -856,6 +861,29 @@ public sealed class ProxyHandler(
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        // One read of the origin body, bounded by the idle timeout; -1 when it failed (client connection aborted).
+        async Task<int> ReadOriginAsync(Stream source, byte[] into)
+        {
+            try
+            {
+                idle.CancelAfter(_proxy.OriginIdleTimeout);
+                int read = await source.ReadAsync(into, idle.Token);
+                idle.CancelAfter(Timeout.InfiniteTimeSpan); // a slow client is not the origin's idleness
+                return read;
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+            {
+                if (!aborted.IsCancellationRequested && idle.IsCancellationRequested)
+                    logger.LogInformation("Origin body for {Url} sent nothing for {Seconds} s after {Bytes} bytes (Proxy:OriginIdleTimeout); given up",
+                        originResponse.RequestMessage?.RequestUri, _proxy.OriginIdleTimeout.TotalSeconds, total);
+                else if (!aborted.IsCancellationRequested)
+                    logger.LogInformation("Origin body for {Url} failed mid-transfer after {Bytes} bytes: {Message}",
+                        originResponse.RequestMessage?.RequestUri, total, ex.Message);
+                ctx.Abort();
+                return -1;
+            }
         }
     }
 
@@ -894,7 +922,7 @@ public sealed class ProxyHandler(
         var bodyDetection = ctx.Features.Get<IHttpRequestBodyDetectionFeature>();
         if (bodyDetection?.CanHaveBody == true)
         {
-            message.Content = new StreamContent(request.Body, 64 * 1024);
+            message.Content = new StreamContent(new ClientBodyStream(request.Body), 64 * 1024);
         }
         var listed = HopByHop.ConnectionListed(request.Headers.Connection);
         foreach (var (name, values) in request.Headers)

@@ -20,12 +20,12 @@ public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? Hos
         if (raw.StartsWith('/'))
             return TryParseOriginForm(raw, ctx.Request.Headers.Host.ToString(), settings, out target, out error);
         if (raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-            return TryParseAbsolute(raw, out target, out error);
+            return TryParseAbsolute(raw, settings, out target, out error);
         error = raw == "*" ? "'*' requests are not proxied" : $"the request target '{Truncate(raw)}' is not an http(s) URL";
         return false;
     }
 
-    private static bool TryParseAbsolute(string raw, out RequestTarget target, out string error)
+    private static bool TryParseAbsolute(string raw, ProxySettings settings, out RequestTarget target, out string error)
     {
         target = null!;
         if (!Uri.TryCreate(raw, in RawPath, out var uri) || string.IsNullOrEmpty(uri.Host))
@@ -37,6 +37,15 @@ public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? Hos
         {
             error = "URLs with user information (user:password@) are not accepted";
             return false;
+        }
+        // An http URL naming a configured site goes to that site's upstream, as its origin-form requests do (Squid
+        // accelerator and Varnish route by host whatever the request form): one key, one upstream, never the
+        // name's DNS answer for a key the site's requests share.
+        if (uri.Scheme == Uri.UriSchemeHttp && SiteOf(settings, uri.Authority, uri.Host) is not null)
+        {
+            int start = raw.IndexOfAny(['/', '?'], "http://".Length);
+            var pathAndQuery = start < 0 ? "/" : raw[start] == '?' ? "/" + raw[start..] : raw[start..];
+            return TryParseOriginForm(pathAndQuery, uri.Authority, settings, out target, out error);
         }
         var key = BuildKey(uri.Scheme, uri.Host, uri.IsDefaultPort ? -1 : uri.Port, uri.PathAndQuery);
         // Most clients already send the canonical form: reuse the raw string then.
@@ -54,14 +63,11 @@ public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? Hos
             error = "an origin-form request needs a Host header";
             return false;
         }
-        if (!settings.Sites.TryGetValue(host, out var origin))
+        var bare = host.Split(':')[0];
+        if (SiteOf(settings, host, bare) is not { } origin)
         {
-            var bare = host.Split(':')[0];
-            if (!settings.Sites.TryGetValue(bare, out origin))
-            {
-                error = $"this is a proxy: send absolute URLs (GET http://host/path), or configure '{bare}' under Proxy:Sites for reverse-proxy mode";
-                return false;
-            }
+            error = $"this is a proxy: send absolute URLs (GET http://host/path), or configure '{bare}' under Proxy:Sites for reverse-proxy mode";
+            return false;
         }
         var basePath = origin.AbsolutePath.TrimEnd('/');
         var upstreamText = $"{origin.Scheme}://{origin.Authority}{basePath}{raw}";
@@ -75,6 +81,10 @@ public sealed record RequestTarget(Uri UpstreamUri, string CacheKey, string? Hos
         error = "";
         return true;
     }
+
+    /// <summary>The configured site (Proxy:Sites) for a host as written (with its port), or its bare name.</summary>
+    private static Uri? SiteOf(ProxySettings settings, string hostAndPort, string bareHost) =>
+        settings.Sites.TryGetValue(hostAndPort, out var site) || settings.Sites.TryGetValue(bareHost, out site) ? site : null;
 
     /// <summary>The cache key of an absolute http(s) URL (e.g. a Location to invalidate).</summary>
     public static string KeyFor(Uri uri) => BuildKey(uri.Scheme, uri.Host, uri.IsDefaultPort ? -1 : uri.Port, uri.PathAndQuery);
