@@ -143,7 +143,21 @@ public sealed class CacheEntryGrain(
         var bytes = await store.ReadChunkAsync(_keyHash, generation, index);
         if (bytes is null && _head is { } head && head.Generation == generation)
             await DropAsync(head, $"chunk {index} missing");
+        // A reader that began on the previous owner (ownership moved mid-body: a node joined or left) asks for a
+        // generation this node never had; the previous owner's store still holds those chunks.
+        if (bytes is null && (_head is null || _head.Generation != generation))
+            bytes = await ReadFromPreviousOwnerAsync(generation, index);
         return new Immutable<byte[]?>(bytes);
+    }
+
+    private async Task<byte[]?> ReadFromPreviousOwnerAsync(long generation, int index)
+    {
+        SiloAddress? previous;
+        try { previous = ranking.OwnersNow(_key).RunnerUp; }
+        catch (OrleansException) { return null; }
+        if (previous is null || previous.Equals(localSilo.SiloAddress)) return null;
+        try { return (await GrainFactory.GetGrain<INodeGrain>(previous.ToParsableString()).ReadChunkAsync(_key, generation, index)).Value; }
+        catch (Exception ex) when (ex is SiloUnavailableException or TimeoutException or OrleansException) { return null; }
     }
 
     // ---- Fills: the leader -----------------------------------------------------------------------------
