@@ -39,6 +39,7 @@ OBJ_MAX_MIB=4   # maximum object size every proxy is told (the set's largest is 
 NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll
 TMP=$(mktemp -d /tmp/bench-zipf.XXXXXX)
 PIDS=()   # everything still running that this script started
+NPID=()   # the nodes' pids (nodes.sh); known to cleanup before that is sourced
 STAMP=$(date +%Y%m%d-%H%M%S)
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
