@@ -10,7 +10,8 @@
 #   TARGETS=node NODES=3 JOIN=1 bench/zipf.sh          # a 3-node cluster, a 4th node joins after 1/3 of the run
 #
 # Environment: TARGETS ("node ats squid"), OBJECTS (20000), SIZE_MEDIAN (8192 B), SIZE_SIGMA (1.7), SIZE_CAP
-# (2 MiB), ZIPF (0.9), SEED (1), CACHE_SIZE (256MiB), DURATION (s, 90), WARMUP (s, 20), CONNECTIONS (32),
+# (2 MiB), ZIPF (0.9), SEED (1), CACHE_SIZE (256MiB), DURATION (s, 90), WARMUP (s, 20), WARMUP_REQUESTS (0: the
+# warm-up ends after this many requests instead, WARMUP seconds at most), CONNECTIONS (32),
 # THREADS (1), WRK_TIMEOUT (s, 10), NODES (1), JOIN (0), SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ SEED=${SEED:-1}
 CACHE_SIZE=${CACHE_SIZE:-256MiB}
 DURATION=${DURATION:-90}
 WARMUP=${WARMUP:-20}
+WARMUP_REQUESTS=${WARMUP_REQUESTS:-0}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10}
@@ -39,6 +41,7 @@ OBJ_MAX_MIB=4   # maximum object size every proxy is told (the set's largest is 
 NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll
 TMP=$(mktemp -d /tmp/bench-zipf.XXXXXX)
 PIDS=()   # everything still running that this script started
+NPID=()   # the nodes' pids (nodes.sh); known to cleanup before that is sourced
 STAMP=$(date +%Y%m%d-%H%M%S)
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -117,6 +120,7 @@ source "$HERE/nodes.sh"
 # ---- checks --------------------------------------------------------------------------------------
 for t in $TARGETS; do [[ $t == node || $t == ats || $t == squid ]] || die "TARGETS: unknown target '$t' (node, ats, squid)"; done
 [[ $NODES =~ ^[1-9]$ ]] || die "NODES must be 1..9"
+[[ $WARMUP_REQUESTS =~ ^[0-9]+$ ]] || die "WARMUP_REQUESTS must be a number"
 [[ $JOIN == 0 || $NODES -gt 1 ]] || die "JOIN=1 needs NODES > 1"
 CACHE_MIB=$(awk -v s="$CACHE_SIZE" 'BEGIN { n = s + 0; u = tolower(s); sub(/^[0-9.]+/, "", u)
   if (u == "" || u == "m" || u == "mib" || u == "mb") m = n; else if (u == "g" || u == "gib" || u == "gb") m = n * 1024; else m = -1

@@ -47,8 +47,11 @@ run_load() {
   local phase=$1 secs=$2 seed=$3 i n=${#T_PORTS[@]} c wpids=()
   c=$(((CONNECTIONS + n - 1) / n))
   ((c >= THREADS)) || c=$THREADS
+  local stop_after=0
+  [[ $phase == warm ]] && ((WARMUP_REQUESTS > 0)) && stop_after=$(((WARMUP_REQUESTS + n * THREADS - 1) / (n * THREADS)))
   for ((i = 0; i < n; i++)); do
-    ZIPF_SIZES=$TMP/objects/sizes.txt ZIPF_ORIGIN=$ORIGIN ZIPF_S=$ZIPF ZIPF_SEED=$((seed + i)) \
+    ZIPF_SIZES=$TMP/objects/sizes.txt ZIPF_ORIGIN=$ORIGIN ZIPF_S=$ZIPF ZIPF_SEED=$((seed + i)) ZIPF_STOP_AFTER=$stop_after \
+      ZIPF_STOP_FILE=$TMP/$CUR-$phase-$i.stop \
       wrk -t"$THREADS" -c"$c" -d"${secs}s" --timeout "${WRK_TIMEOUT}s" --latency -s "$HERE/zipf.lua" \
       "http://127.0.0.1:${T_PORTS[i]}" >"$TMP/$CUR-$phase-$i.wrk" 2>&1 &
     wpids+=($!)
@@ -57,6 +60,19 @@ run_load() {
   if [[ $phase == measure && $CUR == node && $JOIN == 1 ]]; then
     sleep $((secs / 3))
     join_node
+  fi
+  if ((stop_after > 0)); then # each wrk is ended (SIGINT: it prints its figures) once its threshold is reached
+    local left deadline=$((SECONDS + secs + 5))
+    while ((SECONDS < deadline)); do
+      left=0
+      for i in "${!wpids[@]}"; do
+        kill -0 "${wpids[i]}" 2>/dev/null || continue
+        left=1
+        [[ -e $TMP/$CUR-$phase-$i.stop ]] && kill -INT "${wpids[i]}" 2>/dev/null
+      done
+      ((left)) || break
+      sleep 0.5
+    done
   fi
   for i in "${!wpids[@]}"; do
     wait "${wpids[i]}" || die "wrk against ${T_NAMES[i]} failed: $(tail -n 5 "$TMP/$CUR-$phase-$i.wrk")"
@@ -100,8 +116,10 @@ run_target() {
   sampler=$!
   PIDS+=("$sampler")
   if ((WARMUP > 0)); then
-    log "$CUR: warm-up ${WARMUP}s (not recorded)"
+    if ((WARMUP_REQUESTS > 0)); then log "$CUR: warm-up $WARMUP_REQUESTS requests, ${WARMUP}s at most (not recorded)"
+    else log "$CUR: warm-up ${WARMUP}s (not recorded)"; fi
     run_load warm "$WARMUP" $((SEED + 100))
+    log "$CUR: warm-up done: $(wrk_field "$TMP/$CUR-warm-0.wrk" done) requests in $(awk '/requests in/ {print $4}' "$TMP/$CUR-warm-0.wrk" | tr -d ,)$( ((n > 1)) && echo " (first wrk of $n)")"
   fi
   warn_load "after $CUR's warm-up"
   if [[ $CUR == node ]]; then for ((i = 1; i <= NODES; i++)); do metrics "$i" >"$TMP/node$i-before.prom"; done; fi
@@ -183,7 +201,7 @@ outcomes() {
 
 report() {
   {
-    echo "Zipf mix: $OBJECTS objects, Zipf($ZIPF), seed $SEED, cache $CACHE_MIB MiB per proxy, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s) --timeout ${WRK_TIMEOUT}s"
+    echo "Zipf mix: $OBJECTS objects, Zipf($ZIPF), seed $SEED, cache $CACHE_MIB MiB per proxy, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up $( ((WARMUP_REQUESTS > 0)) && echo "$WARMUP_REQUESTS requests, at most ")${WARMUP}s) --timeout ${WRK_TIMEOUT}s"
     echo "date $(date -Is)  host $(hostname)  cores $(nproc)  load before $LOAD_BEFORE  after $(loadavg)"
     echo "$SET_INFO"
     [[ -n $BUILT ]] && echo "$BUILT; NODES=$NODES JOIN=$JOIN NODE_ARGS=${NODE_ARGS:-none}"

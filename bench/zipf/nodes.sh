@@ -2,7 +2,7 @@
 # with --Store:DiskBudget and --Store:MemoryBudget = CACHE_MIB MiB and otherwise default settings. Uses the
 # helpers and variables of zipf.sh (log, die, free_port, port_in_use, PIDS, TMP, NODE_DLL, NODE_ARGS, ...).
 
-NPID=(); NPROXY=(); NSILO=(); NGW=(); NMGMT=(); NLOG=()
+NPROXY=(); NSILO=(); NGW=(); NMGMT=(); NLOG=()
 
 # start_node I: node I (1-based); node 1 hosts the development membership, the others join it.
 start_node() {

@@ -1,7 +1,9 @@
 -- wrk script for bench/zipf.sh: absolute-form proxy requests for /z/<n>.bin, n drawn Zipf(ZIPF_S) over
 -- ranks 1..N (1 = most popular), seeded so that every run (and every proxy) gets the same sequence.
 -- Environment: ZIPF_SIZES (file, one object size per line: line n = object n), ZIPF_ORIGIN (host:port),
--- ZIPF_S (0.9), ZIPF_SEED (1). done() prints "zipf-issued <requests> <body bytes>": what was asked for, so
+-- ZIPF_S (0.9), ZIPF_SEED (1), ZIPF_STOP_AFTER (0: each thread stops after that many responses and creates
+-- ZIPF_STOP_FILE; for a warm-up that ends after a number of requests rather than a time, so that a slow proxy is
+-- as warm as a fast one). done() prints "zipf-issued <requests> <body bytes>": what was asked for, so
 -- the script can compare it with what reached the origin (the requests still in flight at the end, at most
 -- one per connection, are counted as issued).
 
@@ -50,6 +52,20 @@ function request()
   issued = issued + 1
   bytes = bytes + sizes[lo]
   return wrk.format("GET", prefix .. lo .. ".bin")
+end
+
+local stop_after = tonumber(os.getenv("ZIPF_STOP_AFTER") or "0")
+if stop_after > 0 then
+  -- Only defined when needed: with a response() wrk hands every body to Lua, which costs.
+  -- wrk itself runs out its -d time anyway: the file tells zipf.sh to end it (SIGINT) early.
+  local seen, stop_file = 0, os.getenv("ZIPF_STOP_FILE")
+  function response(status, headers, body)
+    seen = seen + 1
+    if seen == stop_after then
+      if stop_file then io.open(stop_file, "w"):close() end
+      wrk.thread:stop()
+    end
+  end
 end
 
 function done(summary, latency, requests)
