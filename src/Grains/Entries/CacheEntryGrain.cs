@@ -348,8 +348,10 @@ public sealed class CacheEntryGrain(
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // The registrations die with this activation: copies must not outlive what vouches for them.
-        if (_head is { } head) DropHotCopies(head.CacheKey);
+        // The registrations die with this activation: copies must not outlive what vouches for them. Not while the
+        // silo shuts down: it sends no more messages (each would fail with a logged error), this node's own copies die
+        // with the process, and other nodes' copies expire within HotEntries.MaxHold.
+        if (_head is { } head && reason.ReasonCode != DeactivationReasonCode.ShuttingDown) DropHotCopies(head.CacheKey);
         return Task.CompletedTask;
     }
 
