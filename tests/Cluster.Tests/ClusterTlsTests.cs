@@ -70,7 +70,7 @@ public class ClusterTlsTests(PostgresFixture pg, ITestOutputHelper output) : IAs
         var stranger = TestCertificates.CreateAuthority("stranger-ca").NodeSettings("intruder2");
         var intruders = new[] { StartNode("intruder1", cs, clusterId, []), StartNode("intruder2", cs, clusterId, stranger) };
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30) && !intruders.All(i => i.HasExited)) await Task.Delay(250);
+        while (clock.Elapsed < TimeSpan.FromSeconds(45) && !intruders.All(i => i.HasExited)) await Task.Delay(250);
         var rows = await Membership.ReadAsync(cs, clusterId);
         output.WriteLine($"after {clock.ElapsedMilliseconds} ms: {string.Join("; ", rows)}; intruders exited: {string.Join(", ", intruders.Select(i => i.HasExited))}");
         Assert.DoesNotContain(rows, r => r.SiloName.StartsWith("intruder", StringComparison.Ordinal) && r.Status == MemberRow.Active);
@@ -82,12 +82,13 @@ public class ClusterTlsTests(PostgresFixture pg, ITestOutputHelper output) : IAs
     private static async Task WaitForAsync(string cs, string clusterId, Func<List<MemberRow>, bool> done, string what)
     {
         List<MemberRow> rows = [];
-        for (int i = 0; i < 200; i++)
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(45)) // generous: two cores shared with other test runs
         {
             rows = await Membership.ReadAsync(cs, clusterId);
             if (done(rows)) return;
             await Task.Delay(100);
         }
-        Assert.Fail($"{what} not seen; membership: {string.Join("; ", rows)}");
+        Assert.Fail($"{what} not seen within {clock.Elapsed.TotalSeconds:0} s; membership: {string.Join("; ", rows)}");
     }
 }
