@@ -20,11 +20,22 @@ public class ChartTests
 
     private static Manifests Render(string set) => Helm.Template(Args(set));
 
-    private static readonly Dictionary<string, string> ExistingSecrets = new()
+    private static readonly Dictionary<string, string> ExistingSecrets = MakeExistingSecrets();
+
+    private static Dictionary<string, string> MakeExistingSecrets()
     {
-        ["campus-db/npgsql"] = Db,
-        ["campus-management/api-token"] = "from-an-existing-secret",
-    };
+        // What cert-manager would put in the operator's Secret: a CA and a certificate it signed.
+        var ca = CacheCluster.Tests.Support.TestCertificates.CreateAuthority("campus-ca");
+        var (cert, key) = ca.Issue("campus-node");
+        return new()
+        {
+            ["campus-db/npgsql"] = Db,
+            ["campus-management/api-token"] = "from-an-existing-secret",
+            ["campus-cluster-tls/ca.crt"] = File.ReadAllText(ca.CaPath),
+            ["campus-cluster-tls/tls.crt"] = File.ReadAllText(cert),
+            ["campus-cluster-tls/tls.key"] = File.ReadAllText(key),
+        };
+    }
 
     [Theory]
     [InlineData()]
@@ -83,7 +94,9 @@ public class ChartTests
         Assert.Equal(settings.Proxy.Listen.Single().Port, ports["proxy"]);
         Assert.Equal(managementPort, ports["management"]);
         Assert.Equal(settings.Cluster.SiloPort, ports["silo"]);
-        Assert.Equal(settings.Cluster.GatewayPort, ports["gateway"]);
+        // The Orleans gateway is off unless asked for (nothing uses it): no container port, no Service port.
+        Assert.False(settings.Cluster.GatewayEnabled);
+        Assert.False(ports.ContainsKey("gateway"));
 
         // Services route to the named container ports; the headless one carries silo traffic.
         var services = m.OfKind("Service").Where(s => s.Path("spec", "selector").Str("app.kubernetes.io/component") == "node").ToList();

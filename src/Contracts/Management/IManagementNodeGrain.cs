@@ -29,6 +29,9 @@ public interface IManagementNodeGrain : IGrainWithStringKey
     /// <summary>Applies the sections of <paramref name="policy"/> named in <paramref name="sections"/>.</summary>
     Task<PolicySnapshot> SetPolicyAsync(PolicySnapshot policy, string[] sections);
 
+    /// <summary>The ports this node listens on (proxy, management, silo, gateway): the other nodes' proxies refuse them.</summary>
+    Task<int[]> GetListenerPortsAsync();
+
     /// <summary>Starts a graceful stop of this node (returns before it is gone).</summary>
     Task DrainAsync();
 }

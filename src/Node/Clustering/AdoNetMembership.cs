@@ -46,7 +46,7 @@ public static class AdoNetMembership
         {
             o.AdvertisedIPAddress = cluster.AdvertisedAddress;
             o.SiloPort = cluster.SiloPort;
-            o.GatewayPort = cluster.GatewayPort;
+            o.GatewayPort = CacheCluster.Node.Hosting.ClusterPorts.GatewayPort(cluster); // 0: no gateway listener
         });
         silo.Configure<ClusterMembershipOptions>(o => Apply(cluster, o));
         silo.UseAdoNetClustering(o =>

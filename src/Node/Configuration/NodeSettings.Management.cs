@@ -16,7 +16,7 @@ public sealed partial class NodeSettings
         {
             if (proxy.Listen.Any(p => p.Port == ep.Port && ep.Port != 0))
                 r.Error("Management:Listen", $"port {ep.Port} is also a proxy port (Proxy:Listen): the management API never shares the proxy port");
-            if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
+            if (ep.Port == cluster.SiloPort || (cluster.GatewayEnabled && ep.Port == cluster.GatewayPort))
                 r.Error("Management:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
         }
 

@@ -34,7 +34,7 @@ public sealed partial class NodeSettings
         r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
-            "CallTimeout", "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration");
+            "CallTimeout", "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration", "GatewayEnabled", "Tls");
 
         // A node's name must be unique in the cluster (owner hashing uses it): host name plus silo port by default.
         var nodeName = r.String("Node:Name", $"{Environment.MachineName}-{config["Cluster:SiloPort"] ?? "11111"}");
@@ -76,9 +76,12 @@ public sealed partial class NodeSettings
         };
         var clusterMode = r.Enum("Cluster:Mode", ClusteringMode.Localhost);
         var (connectionString, connectionStringKey) = clusterMode == ClusteringMode.AdoNet ? r.ConnectionString(contentRoot) : (null, "");
+        var advertised = r.Address("Cluster:AdvertisedAddress", IPAddress.Loopback);
         var cluster = new ClusterSettings
         {
             Mode = clusterMode,
+            GatewayEnabled = r.Bool("Cluster:GatewayEnabled", false),
+            Tls = ReadClusterTls(r, config, clusterMode, advertised, contentRoot), // NodeSettings.ClusterTls.cs
             SiloPort = r.Port("Cluster:SiloPort", 11111),
             GatewayPort = r.Port("Cluster:GatewayPort", 30000),
             PrimarySiloPort = config["Cluster:PrimarySiloPort"] is null ? null : r.Port("Cluster:PrimarySiloPort", 11111),
@@ -87,7 +90,7 @@ public sealed partial class NodeSettings
             ConnectionString = connectionString,
             ConnectionStringKey = connectionStringKey,
             CreateSchema = r.Bool("Cluster:CreateSchema", true),
-            AdvertisedAddress = r.Address("Cluster:AdvertisedAddress", IPAddress.Loopback),
+            AdvertisedAddress = advertised,
             // Orleans' defaults; loopback tests and scripts/cluster-up.sh lower them (see README).
             CallTimeout = r.Duration("Cluster:CallTimeout", TimeSpan.FromSeconds(5)),
             ProbeTimeout = r.Duration("Cluster:ProbeTimeout", TimeSpan.FromSeconds(5)),
@@ -95,10 +98,10 @@ public sealed partial class NodeSettings
             TableRefreshTimeout = r.Duration("Cluster:TableRefreshTimeout", TimeSpan.FromSeconds(60)),
             DefunctSiloExpiration = r.Duration("Cluster:DefunctSiloExpiration", TimeSpan.FromDays(7)),
         };
-        if (cluster.SiloPort == cluster.GatewayPort)
+        if (cluster.GatewayEnabled && cluster.SiloPort == cluster.GatewayPort)
             r.Error("Cluster:GatewayPort", $"must differ from Cluster:SiloPort ({cluster.SiloPort})");
         foreach (var ep in listen)
-            if (ep.Port == cluster.SiloPort || ep.Port == cluster.GatewayPort)
+            if (ep.Port == cluster.SiloPort || (cluster.GatewayEnabled && ep.Port == cluster.GatewayPort))
                 r.Error("Proxy:Listen", $"port {ep.Port} is already used by the cluster (Cluster:SiloPort / Cluster:GatewayPort)");
 
         // Browser auto-configuration (src/Node/Pac).
@@ -410,6 +413,10 @@ public sealed class ClusterSettings
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public required int SiloPort { get; init; }
     public required int GatewayPort { get; init; }
+    /// <summary>The Orleans gateway (for external Orleans clients) listens only when asked: nothing in the node needs it.</summary>
+    public bool GatewayEnabled { get; init; }
+    /// <summary>Mutual TLS on the silo and gateway ports (Cluster:Tls:*).</summary>
+    public ClusterTlsSettings Tls { get; init; } = new();
     public required string ClusterId { get; init; }
     public required string ServiceId { get; init; }
     /// <summary>AdoNet mode: the PostgreSQL connection string (holds a password: never log it).</summary>

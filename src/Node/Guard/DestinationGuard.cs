@@ -14,9 +14,10 @@ public sealed class DestinationRefusedException(string message) : Exception(mess
 /// SSRF guard: decides on the addresses a destination name resolves to at connect time (so a name that
 /// re-resolves to a forbidden address, DNS rebinding, is still refused), never on the name. Always refused:
 /// link-local (169.254.0.0/16, fe80::/10, which hold the cloud metadata services), other metadata addresses,
-/// unspecified/multicast/broadcast, and this node's own listeners. Loopback when Guard:AllowLoopback=false,
-/// private ranges when Guard:AllowPrivate=false, and Guard:DenyNetworks. Guard:AllowNetworks overrides all
-/// but the node's own listeners. Origins named in Proxy:Sites are trusted (the operator chose them).
+/// unspecified/multicast/broadcast, this node's own listeners and the other cluster nodes' ports (silo, gateway,
+/// proxy, management). Loopback unless the client itself is on loopback (Guard:AllowLoopback=LocalClients, the
+/// default; All / None), private ranges when Guard:AllowPrivate=false, and Guard:DenyNetworks. Guard:AllowNetworks
+/// overrides all but the nodes' own listeners. Origins named in Proxy:Sites are trusted (the operator chose them).
 /// </summary>
 public sealed class DestinationGuard
 {
@@ -46,15 +47,17 @@ public sealed class DestinationGuard
     private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
     private readonly Lazy<HashSet<IPAddress>> _localAddresses = new(LocalAddresses);
     private Func<IEnumerable<int>>? _boundPorts;
+    private readonly ClusterListeners? _cluster;
 
-    public DestinationGuard(NodeSettings settings, HostResolver resolver)
+    public DestinationGuard(NodeSettings settings, HostResolver resolver, ClusterListeners? cluster = null)
     {
+        _cluster = cluster;
         _settings = settings.Policy.Guard;
         _resolver = resolver;
         _trusted = [.. settings.Proxy.Sites.Values.Select(u => (u.IdnHost.ToLowerInvariant(), u.Port))];
         foreach (var ep in settings.Proxy.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
         _ownPorts[settings.Cluster.SiloPort] = 0;
-        _ownPorts[settings.Cluster.GatewayPort] = 0;
+        if (settings.Cluster.GatewayEnabled) _ownPorts[settings.Cluster.GatewayPort] = 0;
         foreach (var ep in settings.Management.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
     }
 
@@ -64,18 +67,31 @@ public sealed class DestinationGuard
     /// <summary>The ports Kestrel actually bound (port 0 in configuration), read when first needed.</summary>
     public void UseBoundPorts(Func<IEnumerable<int>> boundPorts) => _boundPorts = boundPorts;
 
-    /// <summary>Why this address:port is refused, or null when it may be connected to.</summary>
-    public string? Refusal(IPAddress address, int port)
+    /// <summary>The ports this node listens on (proxy, management, silo, gateway), as bound: what other nodes refuse.</summary>
+    public int[] OwnPorts()
+    {
+        IsOwnListener(IPAddress.Loopback, 0); // folds in the bound ports
+        return [.. _ownPorts.Keys.Where(p => p != 0).Order()];
+    }
+
+    /// <summary>Why this address:port is refused for a client on loopback (<paramref name="clientIsLocal"/>) or not, or null when it may be connected to.</summary>
+    public string? Refusal(IPAddress address, int port, bool clientIsLocal)
     {
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
         // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits: judge that address.
         if (Nat64.Contains(address)) address = new IPAddress(address.GetAddressBytes().AsSpan(12, 4));
         if (IsOwnListener(address, port)) return "it is this proxy node's own listener";
+        if (_cluster?.NodeAt(address, port, IsLocalAddress) is { } node) return $"it is a listener of cluster node {node}";
         foreach (var n in _settings.AllowNetworks) if (n.Contains(address)) return null;
         if (In(LinkLocal, address)) return "link-local addresses (cloud metadata services) are never reached through the proxy";
         if (In(Metadata, address)) return "cloud metadata addresses are never reached through the proxy";
         if (In(Special, address) || address.Equals(IPAddress.Broadcast)) return "it is not a unicast address";
-        if (IPAddress.IsLoopback(address) && !_settings.AllowLoopback) return "loopback destinations are refused (Guard:AllowLoopback)";
+        if (IPAddress.IsLoopback(address))
+        {
+            if (_settings.Loopback == LoopbackAccess.None) return "loopback destinations are refused (Guard:AllowLoopback)";
+            if (_settings.Loopback == LoopbackAccess.LocalClients && !clientIsLocal)
+                return "the proxy host's loopback is reachable only for clients on that host (Guard:AllowLoopback)";
+        }
         if (!_settings.AllowPrivate && In(Private, address)) return "private-range destinations are refused (Guard:AllowPrivate)";
         foreach (var n in _settings.DenyNetworks) if (n.Contains(address)) return $"{n} is refused (Guard:DenyNetworks)";
         return null;
@@ -89,15 +105,21 @@ public sealed class DestinationGuard
             _boundPorts = null;
         }
         if (!_ownPorts.ContainsKey(port)) return false;
-        return IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
-               || _localAddresses.Value.Contains(address);
+        return IsLocalAddress(address);
     }
+
+    /// <summary>Loopback, unspecified, or one of this host's interface addresses.</summary>
+    private bool IsLocalAddress(IPAddress address) =>
+        IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || _localAddresses.Value.Contains(address);
+
+    /// <summary>Connects on behalf of the request being served (its client's locality: <see cref="ClientLocality"/>).</summary>
+    public Task<Socket> ConnectAsync(string host, int port, CancellationToken ct) => ConnectAsync(host, port, ClientLocality.IsLocal, ct);
 
     /// <summary>
     /// Resolves <paramref name="host"/>, drops refused addresses and connects to the first allowed one that
     /// answers. Throws <see cref="DestinationRefusedException"/> when every address is refused.
     /// </summary>
-    public async Task<Socket> ConnectAsync(string host, int port, CancellationToken ct)
+    public async Task<Socket> ConnectAsync(string host, int port, bool clientIsLocal, CancellationToken ct)
     {
         var bare = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
         bool trusted = _trusted.Contains((bare.ToLowerInvariant(), port));
@@ -106,8 +128,8 @@ public sealed class DestinationGuard
         SocketException? lastError = null;
         foreach (var address in addresses)
         {
-            var refusal = Refusal(address, port);
-            if (refusal is not null && !(trusted && !IsOwnListener(address, port)))
+            var refusal = Refusal(address, port, clientIsLocal);
+            if (refusal is not null && !(trusted && !IsOwnListener(address, port) && _cluster?.NodeAt(address, port, IsLocalAddress) is null))
             {
                 firstRefusal ??= IPAddress.TryParse(bare, out _)
                     ? $"the destination {address}:{port} is refused: {refusal}"

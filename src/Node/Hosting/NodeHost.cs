@@ -65,10 +65,11 @@ public static class NodeHost
             {
                 var primary = settings.Cluster.PrimarySiloPort is int p && p != settings.Cluster.SiloPort
                     ? new IPEndPoint(IPAddress.Loopback, p) : null;
-                silo.UseLocalhostClustering(settings.Cluster.SiloPort, settings.Cluster.GatewayPort, primary,
+                silo.UseLocalhostClustering(settings.Cluster.SiloPort, ClusterPorts.GatewayPort(settings.Cluster), primary,
                     settings.Cluster.ServiceId, settings.Cluster.ClusterId);
                 silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
             }
+            ClusterPorts.Configure(silo, settings, silo.Services); // gateway only on request; mutual TLS with Cluster:Tls:*
             silo.Configure<SiloOptions>(o => o.SiloName = settings.NodeName);
             // Explicit call timeout: a call to a node that just died must not hang for Orleans' default 30 s.
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.Cluster.CallTimeout);
@@ -88,6 +89,7 @@ public static class NodeHost
         });
 
         var app = builder.Build();
+        ClusterPorts.AttachLog(app.Services);
         var handler = app.Services.GetRequiredService<ProxyHandler>();
         CacheCluster.Node.Management.ManagementHost.Map(app); // management port branch + stats middleware
         // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
@@ -104,6 +106,7 @@ public static class NodeHost
                 settings.NodeName, string.Join(", ", ProxyAddresses(app)), string.Join(", ", management.Uris), settings.Store.Directory,
                 ByteSize.Format(settings.Store.MemoryBudgetBytes), ByteSize.Format(settings.Store.DiskBudgetBytes),
                 settings.Store.CheckpointInterval, settings.Cluster.Mode, settings.Proxy.Sites.Count);
+            ClusterPorts.LogStartup(app.Services, settings);
         });
         return app;
     }

@@ -26,8 +26,11 @@ public sealed class ManagementNodeGrain(
     IServer server,
     IHostApplicationLifetime lifetime,
     CacheCluster.Grains.Hot.HotEntries hot,
+    CacheCluster.Node.Guard.DestinationGuard guard,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
+    public Task<int[]> GetListenerPortsAsync() => Task.FromResult(guard.OwnPorts());
+
     /// <summary>The build: version plus the short commit id when the build knows it (1.0.0+17c54e8).</summary>
     public static readonly string Version = ShortVersion(
         typeof(ManagementNodeGrain).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");

@@ -14,6 +14,9 @@ public static class PolicyServices
         CacheCluster.Node.Hardening.StrictRequest.RejectBareLineFeeds();
         services.AddSingleton<HostResolver>();
         services.AddSingleton<DestinationGuard>();
+        services.AddSingleton<LoopbackTargets>();
+        services.AddSingleton<ClusterListeners>(); // other nodes' ports, refused like our own
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterListeners>());
         services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>(),
             settings.Policy.RuntimeResolvePath));
         services.AddSingleton<CacheCluster.Node.Runtime.IRuntimePolicySection, AccessRulesSection>(); // SetPolicy "access_rules"
@@ -32,6 +35,8 @@ public static class PolicyServices
         guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port)
             .Concat(management.EndPoints.Select(e => e.Port)));
         var admission = app.Services.GetRequiredService<RequestAdmission>();
+        app.Use(ClientLocality.Mark); // the guard judges loopback destinations by who asks
+        app.Use(app.Services.GetRequiredService<LoopbackTargets>().InvokeAsync);
         app.Use(admission.InvokeAsync);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -42,7 +47,7 @@ public static class PolicyServices
                 "Policy: {Rules} access rule(s) ({Names}); proxy auth {Auth}; loopback destinations {Loopback}, private {Private}; X-Forwarded-For {Xff}, Via {Via}",
                 rules.Rules.Count, string.Join(", ", rules.Rules.Select(r => r.Name)),
                 auth.Enabled ? (auth.Required ? "required" : "on demand") + $" ({s.Auth.HtpasswdFile})" : "off",
-                s.Guard.AllowLoopback ? "allowed" : "refused", s.Guard.AllowPrivate ? "allowed" : "refused",
+                s.Guard.Loopback switch { LoopbackAccess.All => "allowed", LoopbackAccess.None => "refused", _ => "allowed to loopback clients only" }, s.Guard.AllowPrivate ? "allowed" : "refused",
                 s.Privacy.XForwardedFor, s.Privacy.Via ? "on" : "off");
         });
     }

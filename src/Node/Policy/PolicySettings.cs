@@ -103,7 +103,7 @@ public sealed class PolicySettings
             r.Error("Limits:MaxRequestLineSize", "must not exceed Limits:MaxRequestHeadersSize");
         var guard = new GuardSettings
         {
-            AllowLoopback = r.Bool("Guard:AllowLoopback", true),
+            Loopback = LoopbackSetting(r, config), // who may reach the host's loopback (src/Node/Guard/LoopbackAccess.cs)
             AllowPrivate = r.Bool("Guard:AllowPrivate", true),
             DenyNetworks = Networks(r, config, "Guard:DenyNetworks"),
             AllowNetworks = Networks(r, config, "Guard:AllowNetworks"),
@@ -113,6 +113,15 @@ public sealed class PolicySettings
             r.Error("Resolver:HostsFile", $"'{guard.HostsFile}' does not exist");
         return new PolicySettings { AccessRules = accessRules, Auth = auth, Privacy = privacy, Limits = limits, Guard = guard, ResolvePath = resolve,
             ListDirectory = listDirectory };
+    }
+
+    private static CacheCluster.Node.Guard.LoopbackAccess LoopbackSetting(NodeSettings.Reader r, IConfiguration config)
+    {
+        var v = config["Guard:AllowLoopback"];
+        if (v is null) return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
+        if (CacheCluster.Node.Guard.ClientLocality.TryParse(v, out var access)) return access;
+        r.Error("Guard:AllowLoopback", $"'{v}' is not one of LocalClients (only clients on loopback), All (true), None (false)");
+        return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
     }
 
     private static IReadOnlyList<IPNetwork> Networks(NodeSettings.Reader r, IConfiguration config, string key)
@@ -169,7 +178,7 @@ public sealed class LimitSettings
 
 public sealed class GuardSettings
 {
-    public bool AllowLoopback { get; init; }
+    public CacheCluster.Node.Guard.LoopbackAccess Loopback { get; init; } = CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
     public bool AllowPrivate { get; init; } = true;
     public IReadOnlyList<IPNetwork> DenyNetworks { get; init; } = [];
     public IReadOnlyList<IPNetwork> AllowNetworks { get; init; } = [];

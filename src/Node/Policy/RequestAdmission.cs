@@ -154,7 +154,7 @@ public sealed class RequestAdmission(
     private static string RawTarget(HttpContext ctx) => ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
 
     /// <summary>The destination host and port: the CONNECT authority, the absolute URL, or (reverse proxy) the Host header.</summary>
-    private static (string Host, int Port) Destination(HttpContext ctx)
+    internal static (string Host, int Port) Destination(HttpContext ctx)
     {
         var raw = RawTarget(ctx);
         if (HttpMethods.IsConnect(ctx.Request.Method))

@@ -12,6 +12,9 @@ namespace CacheCluster.Node.Proxy;
 public sealed class OriginClient : IDisposable
 {
     private readonly HttpMessageInvoker _invoker;
+    // Clients on loopback may reach the host's loopback (Guard:AllowLoopback=LocalClients): their upstream
+    // connections live in a pool of their own, so a connection opened for them is never reused for a LAN client.
+    private readonly HttpMessageInvoker _localInvoker;
     private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
 
     public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, CacheCluster.Node.Observability.OriginMeter meter,
@@ -20,13 +23,20 @@ public sealed class OriginClient : IDisposable
         // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
             _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
+        _invoker = NewInvoker(settings, guard, meter, clientIsLocal: false);
+        _localInvoker = NewInvoker(settings, guard, meter, clientIsLocal: true);
+    }
+
+    private static HttpMessageInvoker NewInvoker(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard,
+        CacheCluster.Node.Observability.OriginMeter meter, bool clientIsLocal)
+    {
         var handler = NewHandler(settings);
         handler.UseProxy = false;
         // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
         // meter counts the bytes that come back.
         handler.ConnectCallback = async (context, ct) =>
-            meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct), ownsSocket: true));
-        _invoker = new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
+            meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, clientIsLocal, ct), ownsSocket: true));
+        return new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }
 
     /// <summary>
@@ -48,8 +58,11 @@ public sealed class OriginClient : IDisposable
         ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
     };
 
-    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
-        _parents is null ? _invoker.SendAsync(request, ct) : _parents.SendAsync(request, _invoker, ct);
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        var invoker = CacheCluster.Node.Guard.ClientLocality.IsLocal ? _localInvoker : _invoker;
+        return _parents is null ? invoker.SendAsync(request, ct) : _parents.SendAsync(request, invoker, ct);
+    }
 
     /// <summary>Maps a failure to reach the origin to the status and sentence the client sees.</summary>
     public static (int Status, string Message) Describe(Exception ex, Uri target, bool timedOut)
@@ -90,5 +103,6 @@ public sealed class OriginClient : IDisposable
     {
         _parents?.Dispose();
         _invoker.Dispose();
+        _localInvoker.Dispose();
     }
 }

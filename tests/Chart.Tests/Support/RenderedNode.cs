@@ -83,7 +83,8 @@ public sealed class RenderedNode
             var section = key.Split(':')[0];
             Assert.True(KnownSections.Contains(section), $"'{name}': the node has no '{section}' section (known: {string.Join(", ", KnownSections)})");
             var v = value;
-            if (key.EndsWith("File", StringComparison.Ordinal))
+            // Cluster:Tls:*Path name PEM files the same way (a mounted Secret).
+            if (key.EndsWith("File", StringComparison.Ordinal) || (key.StartsWith("Cluster:Tls:", StringComparison.Ordinal) && key.EndsWith("Path", StringComparison.Ordinal)))
             {
                 // A file setting must point at a file a volume provides; the test writes it where the node can read it.
                 Assert.True(Files.TryGetValue(value, out var content), $"{key}={value}, but no volume mounts a file there (mounted: {string.Join(", ", Files.Keys)})");

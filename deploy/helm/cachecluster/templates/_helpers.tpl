@@ -73,3 +73,10 @@ app.kubernetes.io/component: node
 {{- define "cachecluster.volumeSize" -}}
 {{- if .Values.persistence.size }}{{ .Values.persistence.size }}{{ else }}{{ add1 (int .Values.store.diskBudgetGiB) }}Gi{{ end }}
 {{- end }}
+
+{{/* Secret holding the cluster TLS material (ca.crt, tls.crt, tls.key); empty when cluster TLS is off. */}}
+{{- define "cachecluster.clusterTlsSecretName" -}}
+{{- if .Values.cluster.tls.enabled }}
+{{- default (printf "%s-cluster-tls" (include "cachecluster.fullname" .)) .Values.cluster.tls.existingSecret }}
+{{- end }}
+{{- end }}
