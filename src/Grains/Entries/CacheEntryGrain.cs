@@ -139,7 +139,9 @@ public sealed class CacheEntryGrain(
 
     public async Task<Immutable<byte[]?>> ReadChunkAsync(long generation, int index)
     {
-        store.Pin(_keyHash);
+        // Pinned while a reader streams it; the last chunk ends the pin.
+        if (_head is { } current && current.Generation == generation && index == current.ChunkCount - 1) store.Unpin(_keyHash);
+        else store.Pin(_keyHash);
         var bytes = await store.ReadChunkAsync(_keyHash, generation, index);
         if (bytes is null && _head is { } head && head.Generation == generation)
             await DropAsync(head, $"chunk {index} missing");

@@ -26,7 +26,7 @@ internal sealed class EntryIndex
     {
         public readonly EntryExtent Extent = extent;
         public readonly int HeaderBytes = headerBytes;
-        /// <summary>CLOCK counter: hits since the entry was last written or copied forward (saturates at 3).</summary>
+        /// <summary>CLOCK counter: hits since the entry was last written or copied forward (saturates at <see cref="MaxUses"/>).</summary>
         public int Uses;
         /// <summary>UTC ticks until which a reader is streaming the entry (it is copied forward rather than evicted).</summary>
         public long PinnedUntil;
@@ -35,6 +35,10 @@ internal sealed class EntryIndex
 
         public long Bytes => Extent.BodyBytes + HeaderBytes;
     }
+
+    /// <summary>Most uses an entry banks: kept at most this many turns of the log without another hit. Two: each
+    /// copy costs a write of the whole entry, and under churn the log turns over in seconds.</summary>
+    public const int MaxUses = 2;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, Meta> _entries = new();
     private readonly object _lock = new();
@@ -103,7 +107,7 @@ internal sealed class EntryIndex
     /// <summary>A hit: one more use (CLOCK); an entry already left to eviction is rescued.</summary>
     public bool Use(Meta meta)
     {
-        if (Volatile.Read(ref meta.Uses) < 3)
+        if (Volatile.Read(ref meta.Uses) < MaxUses)
             Interlocked.Increment(ref meta.Uses);
         return Rescue(meta);
     }
@@ -112,10 +116,10 @@ internal sealed class EntryIndex
     public bool Pin(Meta meta, long untilTicks)
     {
         Volatile.Write(ref meta.PinnedUntil, untilTicks);
-        return Rescue(meta);
+        return untilTicks > 0 && Rescue(meta);
     }
 
-    private bool Rescue(Meta meta) => Volatile.Read(ref meta.State) == 1 && Interlocked.CompareExchange(ref meta.State, 2, 1) == 1;
+    private static bool Rescue(Meta meta) => Volatile.Read(ref meta.State) == 1 && Interlocked.CompareExchange(ref meta.State, 2, 1) == 1;
 
     public void EnqueueRescue(UInt128 key, Meta meta)
     {

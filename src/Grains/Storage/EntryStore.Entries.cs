@@ -8,8 +8,9 @@ namespace CacheCluster.Grains.Storage;
 // below all of its records, so an entry is whole exactly while its floor is not below the log's begin address.
 public sealed partial class EntryStore
 {
-    /// <summary>How long a reader's pin keeps an entry from eviction after its last chunk read.</summary>
-    private static readonly TimeSpan PinTime = TimeSpan.FromSeconds(30);
+    /// <summary>How long a reader's pin keeps an entry from eviction after a chunk read. Short: under churn the log
+    /// turns over in seconds, and a pinned entry is copied forward on every turn.</summary>
+    private static readonly TimeSpan PinTime = TimeSpan.FromSeconds(10);
 
     private readonly EntryIndex _index = new();
 
@@ -91,6 +92,13 @@ public sealed partial class EntryStore
     {
         if (_index.TryGet(keyHash, out var meta) && _index.Pin(meta, DateTime.UtcNow.Add(PinTime).Ticks))
             Rescue(keyHash, meta);
+    }
+
+    /// <summary>A reader read the entry's last chunk: its pin ends (other readers renew it with their next read).</summary>
+    public void Unpin(UInt128 keyHash)
+    {
+        if (_index.TryGet(keyHash, out var meta))
+            _index.Pin(meta, 0);
     }
 
     /// <summary>Keys of every whole entry (management: purge by host, prefix or surrogate key; census).</summary>
