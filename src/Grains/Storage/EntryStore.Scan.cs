@@ -19,7 +19,7 @@ public sealed partial class EntryStore
     {
         var keys = new HashSet<UInt128>();
         var store = _store;
-        if (store is null || Volatile.Read(ref _state) != StateOpen) return keys;
+        if (store is null || Volatile.Read(ref _state) != StateOpen || !IsHealthy) return keys;
         try
         {
             using var iterator = store.Log.Scan(store.Log.BeginAddress, store.Log.TailAddress);

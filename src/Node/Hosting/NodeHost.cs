@@ -77,6 +77,7 @@ public static class NodeHost
                 MemoryBudgetBytes = settings.Store.MemoryBudgetBytes,
                 DiskBudgetBytes = settings.Store.DiskBudgetBytes,
                 CheckpointInterval = settings.Store.CheckpointInterval,
+                CheckpointTimeout = settings.Store.CheckpointTimeout,
             }, sp.GetRequiredService<ILogger<EntryStore>>()));
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
