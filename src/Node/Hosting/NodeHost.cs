@@ -45,7 +45,6 @@ public static class NodeHost
             // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Limits.MinResponseDataRate = null;
             CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
             var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
