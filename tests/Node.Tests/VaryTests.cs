@@ -124,6 +124,29 @@ public class VaryTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
         Assert.Equal(3072, r.Content.Headers.ContentLength);
         Assert.Equal(1, env.Origin.RequestCount(path));
     }
+
+    [Fact] // issue 15 L7: one client sending 300 one-off values must neither lock new variants out nor evict used ones
+    public async Task A_flood_of_one_off_variants_does_not_exhaust_the_urls_variant_slots()
+    {
+        var path = NodeAndOrigin.Unique($"/bytes/1k?vary=Accept-Language&cc={Cc("max-age=600")}");
+        var url = env.Origin.Url(path);
+        await GetAsync(url, ("Accept-Language", "en"));
+        Assert.Matches("; hit", (await GetAsync(url, ("Accept-Language", "en"))).CacheStatus);
+
+        for (int i = 0; i < Contracts.Entries.VaryMarker.MaxVariants + 44; i++)
+            Assert.Equal(HttpStatusCode.OK, (await GetAsync(url, ("Accept-Language", $"x-junk-{i}"))).Status);
+
+        // The variant others keep using survived the flood, and a new variant is still stored.
+        Assert.Matches("; hit", (await GetAsync(url, ("Accept-Language", "en"))).CacheStatus);
+        Assert.Contains("fwd=vary-miss", (await GetAsync(url, ("Accept-Language", "fr"))).CacheStatus);
+        var fr = await GetAsync(url, ("Accept-Language", "fr"));
+        Assert.Matches("; hit", fr.CacheStatus);
+        Assert.Equal("Accept-Language=fr", fr.Variant);
+        // A dropped junk variant is fetched again, never served from a slot it no longer has.
+        var first = await GetAsync(url, ("Accept-Language", "x-junk-0"));
+        Assert.DoesNotContain("hit", first.CacheStatus);
+        Assert.Equal("Accept-Language=x-junk-0", first.Variant);
+    }
 }
 
 /// <summary>Variants across a cluster: stored through one node, served by another; invalidated cluster-wide.</summary>

@@ -32,6 +32,8 @@ public sealed class NodeProcess : IAsyncDisposable
     public Uri ProxyUri { get; }
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
+    /// <summary>The node's OS process id (RSS and sockets under /proc).</summary>
+    public int Pid => _process.Id;
     public int ExitCode => _process.ExitCode;
 
     public static string NodeDll

@@ -17,10 +17,12 @@ public static class VaryMarker
     private const string VariantField = ":variant";
     private const string NameField = "Vary";
 
-    /// <summary>At most this many variants per URL are stored (and the marker, one store record, stays
-    /// under <see cref="MaxChars"/>); further ones are served but not cached.</summary>
+    /// <summary>At most this many variants per URL are registered (and the marker, one store record, stays
+    /// under <see cref="MaxChars"/>). When full, a new variant replaces the least-hit of the
+    /// <see cref="EvictionCandidates"/> oldest ones (that variant is dropped), so no client can lock others out.</summary>
     public const int MaxVariants = 256;
     public const int MaxChars = 24 * 1024;
+    public const int EvictionCandidates = 8;
 
     public static bool Is(EntryHead head) => (head.Flags & EntryFlags.VaryMarker) != 0;
 
@@ -71,6 +73,22 @@ public static class VaryMarker
 
     public static EntryHead WithVariant(EntryHead marker, string variantKey) =>
         marker with { Headers = [.. marker.Headers, VariantField, variantKey[marker.CacheKey.Length..]] };
+
+    /// <summary>The marker without <paramref name="variantKey"/>'s registration (the others keep their order).</summary>
+    public static EntryHead WithoutVariant(EntryHead marker, string variantKey)
+    {
+        if (!variantKey.StartsWith(marker.CacheKey, StringComparison.Ordinal)) return marker;
+        var suffix = variantKey[marker.CacheKey.Length..];
+        var h = marker.Headers;
+        var kept = new List<string>(h.Length);
+        for (int i = 0; i + 1 < h.Length; i += 2)
+        {
+            if (h[i] == VariantField && h[i + 1] == suffix) continue;
+            kept.Add(h[i]);
+            kept.Add(h[i + 1]);
+        }
+        return marker with { Headers = [.. kept] };
+    }
 
     /// <summary>
     /// The cache key of the variant a request selects: the URL's key, the epoch, then each varying header's

@@ -426,18 +426,52 @@ public sealed class CacheEntryGrain(
     public async Task<bool> RegisterVariantAsync(string epoch, string variantKey)
     {
         if (!_loaded) await LoadAsync();
-        if (_head is not { } marker || !VaryMarker.Is(marker) || VaryMarker.Epoch(marker) != epoch) return false;
-        if (VaryMarker.HasVariant(marker, variantKey)) return true;
-        var updated = VaryMarker.WithVariant(marker, variantKey);
-        if (VaryMarker.VariantCount(marker) >= VaryMarker.MaxVariants || VaryMarker.Size(updated) > VaryMarker.MaxChars)
+        for (int attempt = 0; attempt < 3; attempt++)
         {
-            logger.LogInformation("{Key} has {Count} variants, as many as it may; more are not cached", marker.CacheKey, VaryMarker.VariantCount(marker));
-            return false;
+            if (_head is not { } marker || !VaryMarker.Is(marker) || VaryMarker.Epoch(marker) != epoch) return false;
+            if (VaryMarker.HasVariant(marker, variantKey)) return true;
+            string? evicted = null;
+            var updated = VaryMarker.WithVariant(marker, variantKey);
+            if (VaryMarker.VariantCount(marker) >= VaryMarker.MaxVariants || VaryMarker.Size(updated) > VaryMarker.MaxChars)
+            {
+                // Full: the least-hit of the oldest variants makes room, so one client's flood of one-off variants
+                // displaces its own one-off variants, never the ones other clients keep hitting.
+                evicted = await LeastHitVariantAsync(marker);
+                if (!ReferenceEquals(_head, marker)) continue; // changed meanwhile: decide again
+                updated = VaryMarker.WithVariant(VaryMarker.WithoutVariant(marker, evicted), variantKey);
+                if (VaryMarker.Size(updated) > VaryMarker.MaxChars) return false;
+            }
+            // The head changes before the write is issued, so an invalidation arriving meanwhile drops this one.
+            _head = updated;
+            await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated), MarkerExtent(updated));
+            if (evicted is not null)
+            {
+                logger.LogDebug("{Key} has {Count} variants, as many as it may; dropped the least-hit old one for a new one", marker.CacheKey, VaryMarker.MaxVariants);
+                // No longer listed, so it must go now (an invalidation of the URL could not reach it any more).
+                try { await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(evicted)).InvalidateAsync(); }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    logger.LogInformation("Dropped variant of {Key} not invalidated ({Message}); it will age out", marker.CacheKey, ex.Message);
+                }
+            }
+            return ReferenceEquals(_head, updated);
         }
-        // The head changes before the write is issued, so an invalidation arriving meanwhile drops this one.
-        _head = updated;
-        await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated), MarkerExtent(updated));
-        return ReferenceEquals(_head, updated);
+        return false;
+    }
+
+    /// <summary>Among the oldest few registered variants, the one with the fewest hits (the oldest on a tie).</summary>
+    private async Task<string> LeastHitVariantAsync(EntryHead marker)
+    {
+        var candidates = VaryMarker.Variants(marker).Take(VaryMarker.EvictionCandidates).ToList();
+        var hits = await Task.WhenAll(candidates.Select(async key =>
+        {
+            try { return (await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InspectAsync().WaitAsync(TimeSpan.FromSeconds(2))).Hits; }
+            catch (Exception ex) when (ex is not OutOfMemoryException) { return 0L; } // unreachable: as good as unused
+        }));
+        int victim = 0;
+        for (int i = 1; i < hits.Length; i++)
+            if (hits[i] < hits[victim]) victim = i;
+        return candidates[victim];
     }
 
     public async Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync()

@@ -103,7 +103,7 @@ public sealed partial class EntryStore
 
     /// <summary>Keys of every whole entry (management: purge by host, prefix or surrogate key; census).</summary>
     public IReadOnlyCollection<UInt128> ScanHeaderKeys(CancellationToken ct = default) =>
-        Volatile.Read(ref _state) == StateOpen ? _index.Keys.ToArray() : [];
+        Volatile.Read(ref _state) == StateOpen && IsHealthy ? _index.Keys.ToArray() : [];
 
     private void Rescue(UInt128 keyHash, EntryIndex.Meta meta)
     {
@@ -120,6 +120,7 @@ public sealed partial class EntryStore
     /// <summary>Rebuilds the entry table from the header records of a recovered log (newest record per key wins).</summary>
     private void LoadIndex(FasterKV<SpanByte, SpanByte> store)
     {
+        _index.Clear();
         var found = new Dictionary<UInt128, (EntryExtent Extent, int HeaderBytes)>();
         long begin = store.Log.BeginAddress;
         int unreadable = 0;

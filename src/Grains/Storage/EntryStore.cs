@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using FASTER.core;
+using CacheCluster.Contracts.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.Grains.Storage;
@@ -132,6 +133,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             throw new ArgumentException($"DiskBudgetBytes must be at most 16 TiB (got {options.DiskBudgetBytes} bytes).", nameof(options));
         if (options.MemoryBudgetBytes < MinMemoryBudgetBytes)
             throw new ArgumentException($"MemoryBudgetBytes must be at least 4 MiB (got {options.MemoryBudgetBytes} bytes).", nameof(options));
+        if (options.CheckpointTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"CheckpointTimeout must be positive (got {options.CheckpointTimeout}).", nameof(options));
         if (options.MemoryBudgetBytes > MaxMemoryBudgetBytes)
             throw new ArgumentException($"MemoryBudgetBytes must be at most 256 GiB (got {options.MemoryBudgetBytes} bytes).", nameof(options));
 
@@ -581,6 +584,8 @@ public sealed partial class EntryStore : IAsyncDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryAdmit(long bytes)
     {
+        if (Volatile.Read(ref _faultReason) is not null)
+            ThrowUnavailable(); // fail fast: callers bypass the cache rather than wait on a failing disk
         long reserved = Interlocked.Add(ref _reserved, bytes);
         if (Volatile.Read(ref _state) != StateOpen || Volatile.Read(ref _gate) is not null)
         {
@@ -700,6 +705,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             {
                 if (Volatile.Read(ref _state) != StateOpen)
                     return Task.CompletedTask; // closing: DisposeAsync takes the final checkpoint
+                if (!IsHealthy)
+                    return Task.FromException(Unavailable()); // the repair checkpoints once the disk works
                 _checkpointTask = RunCheckpointAsync();
             }
 
@@ -720,7 +727,6 @@ public sealed partial class EntryStore : IAsyncDisposable
         Interlocked.Exchange(ref _gate, gate);
         long drainMs;
         long begin, tail;
-        bool started;
         Guid token;
         try
         {
@@ -744,7 +750,10 @@ public sealed partial class EntryStore : IAsyncDisposable
             begin = store.Log.BeginAddress;
             tail = store.Log.TailAddress;
             store.CommitCookie = EncodeCookie(Interlocked.Read(ref _generation) + GenerationReserve);
-            (started, token) = await store.TakeFullCheckpointAsync(CheckpointType.FoldOver).ConfigureAwait(false);
+            // Bounded, and failed by any write error meanwhile (EntryStore.Faults.cs).
+            long writeErrors = Interlocked.Read(ref _writeErrors);
+            var faultSignal = Volatile.Read(ref _faultSignal).Task;
+            token = await AwaitCheckpointAsync(store.TakeFullCheckpointAsync(CheckpointType.FoldOver), writeErrors, faultSignal).ConfigureAwait(false);
         }
         finally
         {
@@ -752,10 +761,9 @@ public sealed partial class EntryStore : IAsyncDisposable
             gate.TrySetResult();
         }
 
-        if (!started)
-            throw new InvalidOperationException("FASTER did not start the checkpoint (another checkpoint is in progress).");
-
         long heldMs = stopwatch.ElapsedMilliseconds;
+        // Only now, with a complete checkpoint on disk, do the older ones go.
+        _lastGoodToken = token;
         PurgeCheckpointsExcept(token);
         Interlocked.Exchange(ref _lastCheckpointTail, tail);
         Interlocked.Exchange(ref _lastCheckpointBegin, begin);
@@ -808,6 +816,10 @@ public sealed partial class EntryStore : IAsyncDisposable
             if (Volatile.Read(ref _state) == StateOpen)
                 await StartOrJoinCheckpoint().ConfigureAwait(false);
         }
+        catch (StoreUnavailableException)
+        {
+            // Logged once when the store started failing; the repair checkpoints.
+        }
         catch (Exception ex)
         {
             _logger.LogWarning(ex, "Store checkpoint failed; the next one will be tried at the next interval");
@@ -822,7 +834,7 @@ public sealed partial class EntryStore : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
                 var store = Volatile.Read(ref _store);
-                if (store is null
+                if (store is null || !IsHealthy
                     || (store.Log.TailAddress == Interlocked.Read(ref _lastCheckpointTail)
                         && store.Log.BeginAddress == Interlocked.Read(ref _lastCheckpointBegin)))
                 {
@@ -884,9 +896,15 @@ public sealed partial class EntryStore : IAsyncDisposable
         // recoverDevice: false on purpose. With true, FASTER refuses to recover when the disk budget deleted
         // segments below the checkpoint's begin address after the checkpoint ("Unable to set first valid
         // segment"). RecoverAsync below checks the segment files itself and moves the begin address instead.
-        _device = Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false);
+        // Writes are watched for errors (FASTER only traces them). removeOutdated: false: FASTER would delete the
+        // previous checkpoint as soon as a new one's metadata is written, even when its page flushes failed;
+        // RunCheckpointAsync deletes older checkpoints itself, once a new one is known to be complete.
+        _device = new FaultWatchingDevice(
+            Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false),
+            OnWriteError);
         _checkpointManager = new DeviceLogCommitCheckpointManager(
-            new LocalStorageNamedDeviceFactory(), new DefaultCheckpointNamingScheme(_checkpointDirectory), removeOutdated: true);
+            new FaultWatchingDeviceFactory(new LocalStorageNamedDeviceFactory(), OnWriteError),
+            new DefaultCheckpointNamingScheme(_checkpointDirectory), removeOutdated: false);
         _store = new FasterKV<SpanByte, SpanByte>(
             _indexBuckets,
             new LogSettings
@@ -897,7 +915,7 @@ public sealed partial class EntryStore : IAsyncDisposable
                 SegmentSizeBits = _segmentBits,
                 MutableFraction = 0.9,
             },
-            new CheckpointSettings { CheckpointManager = _checkpointManager, RemoveOutdated = true });
+            new CheckpointSettings { CheckpointManager = _checkpointManager, RemoveOutdated = false });
     }
 
     private async Task<Guid> RecoverAsync(CancellationToken ct)
@@ -942,6 +960,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             Interlocked.Exchange(ref _generation, cookie);
         Interlocked.Exchange(ref _lastCheckpointTail, tail);
         Interlocked.Exchange(ref _lastCheckpointBegin, begin);
+        _lastGoodToken = token;
+        PurgeCheckpointsExcept(token); // unfinished or older checkpoints (FASTER no longer removes them)
         return token;
     }
 
@@ -1049,6 +1069,20 @@ public sealed partial class EntryStore : IAsyncDisposable
 
         await StopReinserterAsync().ConfigureAwait(false);
 
+        if (_probeCts is not null)
+        {
+            await _probeCts.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                if (_probeTask is not null)
+                    await _probeTask.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogDebug(ex, "Store disk probe ended with an error");
+            }
+        }
+
         // New calls now fail with ObjectDisposedException; let the ones in flight finish.
         while (Interlocked.Read(ref _reserved) != 0 && stopwatch.Elapsed < DrainTimeout)
             await Task.Delay(1).ConfigureAwait(false);
@@ -1071,11 +1105,24 @@ public sealed partial class EntryStore : IAsyncDisposable
                 }
             }
 
-            Task final;
-            lock (_checkpointLock)
-                _checkpointTask = final = RunCheckpointAsync();
-            await final.ConfigureAwait(false);
-            checkpointed = true;
+            if (!IsHealthy)
+            {
+                // A failing disk would only hold up the shutdown; the last good checkpoint stays on disk.
+                _logger.LogWarning("Store at {Dir} is failing ({Reason}): no final checkpoint; the next start recovers checkpoint {Token}",
+                    _options.Directory, FaultReason, _lastGoodToken == default ? "none" : _lastGoodToken);
+            }
+            else
+            {
+                Task final;
+                lock (_checkpointLock)
+                    _checkpointTask = final = RunCheckpointAsync();
+                await final.ConfigureAwait(false); // bounded by StoreOptions.CheckpointTimeout
+                checkpointed = true;
+            }
+        }
+        catch (StoreUnavailableException)
+        {
+            // Logged once by MarkFaulted with its cause.
         }
         catch (Exception ex)
         {
@@ -1083,7 +1130,10 @@ public sealed partial class EntryStore : IAsyncDisposable
         }
 
         var stats = GetStats();
-        DisposeFaster();
+        if (IsHealthy && !Volatile.Read(ref _wedged))
+            DisposeFaster();
+        else
+            await DisposeFasterBoundedAsync().ConfigureAwait(false);
         Volatile.Write(ref _state, StateClosed);
         _logger.LogInformation(
             "Store closed at {Dir} in {Ms} ms (final checkpoint {Result}): {LogMiB:F1} MiB of log, {DiskMiB:F1} MiB on disk, {Entries} entries, {EvictedEntries} entries evicted, {Moved} kept by copying them forward ({MovedMiB:F1} MiB), {Corrupt} corrupt records, {ReadErrors} read errors",
@@ -1183,6 +1233,9 @@ public sealed partial class EntryStore : IAsyncDisposable
     private static long AlignUp(long value, long alignment) => (value + alignment - 1) & ~(alignment - 1);
 
     private static int Log2Floor(long value) => 63 - (int)ulong.LeadingZeroCount((ulong)Math.Max(value, 1));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowUnavailable() => throw Unavailable();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNotOpen()

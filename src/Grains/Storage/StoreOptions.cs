@@ -21,4 +21,9 @@ public sealed class StoreOptions
     /// extra checkpoints the store takes after heavy writing); explicit <see cref="EntryStore.CheckpointAsync"/>
     /// and the final checkpoint on dispose still happen.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest a checkpoint may take (calls are held meanwhile). One that takes longer, or during which
+    /// a write fails, marks the store failing (it then refuses calls until a disk test succeeds) and is discarded;
+    /// the previous checkpoint stays. Also bounds the final checkpoint at shutdown.</summary>
+    public TimeSpan CheckpointTimeout { get; init; } = TimeSpan.FromSeconds(15);
 }

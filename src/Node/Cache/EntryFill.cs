@@ -1,4 +1,5 @@
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Contracts.Storage;
 using Orleans.Concurrency;
 
 namespace CacheCluster.Node.Cache;
@@ -32,7 +33,13 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
     private async Task Guard(Task call)
     {
         try { await call; }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException) { Active = false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException)
+        {
+            Active = false;
+            // A failing store answers at once: end the lease now so followers fetch on their own instead of
+            // waiting for the fill to be presumed dead.
+            if (ex is StoreUnavailableException) await EndLeaseAsync();
+        }
     }
 
     /// <summary>Adds body bytes; returns false (and aborts the fill) once the object exceeds the size limit.</summary>
@@ -73,7 +80,7 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         if (!Active) return false;
         Active = false;
         try { return await owner.CommitFillAsync(lease.FillId, _total); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
     }
 
     /// <summary>Ends a revalidation answered with 304: the owner refreshes the stored entry's head.</summary>
@@ -82,7 +89,7 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         if (!Active) return false;
         Active = false;
         try { return await owner.RefreshFillAsync(lease.FillId, refreshed); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
     }
 
     /// <summary>Ends the URL's fill with its Vary marker: followers look up again and follow their variant.</summary>
@@ -91,13 +98,18 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         if (!Active) return false;
         Active = false;
         try { return await owner.CommitVaryAsync(lease.FillId, marker); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
     }
 
     public async Task AbortAsync()
     {
         if (!Active) return;
         Active = false;
+        await EndLeaseAsync();
+    }
+
+    private async Task EndLeaseAsync()
+    {
         try { await owner.AbortFillAsync(lease.FillId); }
         catch (Exception) { /* the owner presumes a silent fill dead after a while */ }
     }

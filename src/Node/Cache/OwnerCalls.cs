@@ -1,3 +1,4 @@
+using CacheCluster.Contracts.Storage;
 using Orleans.Runtime;
 
 namespace CacheCluster.Node.Cache;
@@ -5,14 +6,15 @@ namespace CacheCluster.Node.Cache;
 /// <summary>
 /// Calls to an entry's owner can fail while a node dies (until membership declares it dead, about a second
 /// with fast probes): such calls are retried once after a short pause, by which time the key usually has a
-/// new owner. Only failures of the cluster itself count; the grain's own errors are not retried.
+/// new owner. Only failures of the cluster itself count; the grain's own errors are not retried. An owner
+/// whose store is failing answers at once with <see cref="StoreUnavailableException"/>: bypassed, never retried.
 /// </summary>
 public static class OwnerCalls
 {
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
 
     public static bool IsTransient(Exception ex) =>
-        ex is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
+        ex is StoreUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
            or Orleans.Runtime.OrleansException { InnerException: System.Net.Sockets.SocketException or TimeoutException };
 
     public static async Task<T> RetryOnceAsync<T>(Func<Task<T>> call, ILogger logger, string what)
@@ -21,7 +23,7 @@ public static class OwnerCalls
         {
             return await call();
         }
-        catch (Exception ex) when (IsTransient(ex))
+        catch (Exception ex) when (IsTransient(ex) && ex is not StoreUnavailableException)
         {
             logger.LogInformation("{What} failed ({Error}); retrying once", what, ex.GetType().Name);
             await Task.Delay(RetryPause);

@@ -31,7 +31,7 @@ public sealed partial class NodeSettings
         r.RejectUnknown("Proxy", "Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders");
         r.RejectUnknown("Cache", "MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize",
             "TargetedField", "RefreshRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge", "SetCookie");
-        r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval");
+        r.RejectUnknown("Store", "Directory", "MemoryBudget", "DiskBudget", "CheckpointInterval", "CheckpointTimeout");
         r.RejectUnknown("Cluster", "Mode", "SiloPort", "GatewayPort", "PrimarySiloPort", "ClusterId", "ServiceId",
             "ConnectionString", "ConnectionStringFile", "CreateSchema", "AdvertisedAddress",
             "CallTimeout", "ProbeTimeout", "MissedProbesLimit", "TableRefreshTimeout", "DefunctSiloExpiration", "GatewayEnabled", "Tls");
@@ -73,6 +73,7 @@ public sealed partial class NodeSettings
             MemoryBudgetBytes = r.Size("Store:MemoryBudget", 64L << 20, min: 4L << 20),
             DiskBudgetBytes = r.Size("Store:DiskBudget", 1L << 30, min: 16L << 20),
             CheckpointInterval = r.Duration("Store:CheckpointInterval", TimeSpan.FromSeconds(30), allowZero: true),
+            CheckpointTimeout = r.Duration("Store:CheckpointTimeout", TimeSpan.FromSeconds(15)),
         };
         var clusterMode = r.Enum("Cluster:Mode", ClusteringMode.Localhost);
         var (connectionString, connectionStringKey) = clusterMode == ClusteringMode.AdoNet ? r.ConnectionString(contentRoot) : (null, "");
@@ -399,6 +400,8 @@ public sealed class StoreSettings
     public required long MemoryBudgetBytes { get; init; }
     public required long DiskBudgetBytes { get; init; }
     public required TimeSpan CheckpointInterval { get; init; }
+    /// <summary>Longest a checkpoint may take; a slower or failed one marks the store failing (and bounds shutdown).</summary>
+    public TimeSpan CheckpointTimeout { get; init; } = TimeSpan.FromSeconds(15);
 }
 
 public sealed class ClusterSettings

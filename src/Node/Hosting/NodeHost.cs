@@ -46,7 +46,6 @@ public static class NodeHost
             // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Limits.MinResponseDataRate = null;
             CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
             var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
@@ -79,6 +78,7 @@ public static class NodeHost
                 MemoryBudgetBytes = settings.Store.MemoryBudgetBytes,
                 DiskBudgetBytes = settings.Store.DiskBudgetBytes,
                 CheckpointInterval = settings.Store.CheckpointInterval,
+                CheckpointTimeout = settings.Store.CheckpointTimeout,
             }, sp.GetRequiredService<ILogger<EntryStore>>()));
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.

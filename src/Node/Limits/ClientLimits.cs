@@ -122,6 +122,21 @@ public sealed class ClientLimits : IDisposable
         kestrel.Limits.KeepAliveTimeout = s.KeepAliveTimeout;
         kestrel.Limits.MinRequestBodyDataRate = s.MinRequestBodyBytesPerSecond > 0
             ? new MinDataRate(s.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5)) : null;
+        kestrel.Limits.MinResponseDataRate = MinResponseRate(s) is { } rate ? new MinDataRate(rate, TimeSpan.FromSeconds(5)) : null;
+    }
+
+    /// <summary>
+    /// Bytes per second below which a client reading a response is dropped (it pins the response's buffers).
+    /// Kestrel counts only time spent waiting for the client, so a response waiting on the origin or owner is
+    /// never cut. With Limits:ClientBandwidth, each of a client's connections may get only its share of the
+    /// bandwidth: the minimum drops to that share (at least 1 byte/s, so a client that stops reading still goes).
+    /// </summary>
+    public static double? MinResponseRate(LimitSettings s)
+    {
+        if (s.MinResponseBytesPerSecond <= 0) return null;
+        if (s.ClientBandwidthBytesPerSecond <= 0) return s.MinResponseBytesPerSecond;
+        long share = s.ClientConnections > 0 ? s.ClientBandwidthBytesPerSecond / s.ClientConnections : 1;
+        return Math.Clamp(share, 1, s.MinResponseBytesPerSecond);
     }
 
     public void Dispose()

@@ -40,6 +40,8 @@ public sealed class MetricsExporter
         var evictions = f.CreateCounter("cachecluster_store_evictions_total", "Times the disk budget evicted the oldest part of the log.");
         var evictedBytes = f.CreateCounter("cachecluster_store_evicted_bytes_total", "Log bytes evicted by the disk budget.");
         var checkpoints = f.CreateCounter("cachecluster_store_checkpoints_total", "Store checkpoints completed.");
+        var storeFailures = f.CreateCounter("cachecluster_store_failures_total", "Failed store writes, page flushes and checkpoints (a full disk, I/O errors).");
+        var storeHealthy = f.CreateGauge("cachecluster_store_healthy", "1 while the store works; 0 while it is failing (requests bypass the cache until it recovers).");
         var hotEntries = f.CreateGauge("cachecluster_hot_entries", "Hot copies of popular entries held in this node's memory.");
         var hotBytes = f.CreateGauge("cachecluster_hot_bytes", "Bytes of the hot copies held in this node's memory.");
         var members = f.CreateGauge("cachecluster_cluster_active_nodes", "Active nodes in the cluster, as this node sees the membership.");
@@ -61,6 +63,8 @@ public sealed class MetricsExporter
             evictions.IncTo(s.Evictions);
             evictedBytes.IncTo(s.EvictedBytes);
             checkpoints.IncTo(s.Checkpoints);
+            storeFailures.IncTo(store.Failures);
+            storeHealthy.Set(store.IsHealthy ? 1 : 0);
             storeEntries.Set(s.Entries);
             storeBodyBytes.Set(s.BodyBytes);
             evictedEntries.IncTo(s.EvictedEntries);

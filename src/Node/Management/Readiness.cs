@@ -3,7 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CacheCluster.Node.Management;
 
-/// <summary>Ready = this node's silo is an active member of the cluster and its store is open (recovered).</summary>
+/// <summary>Ready = this node's silo is an active member of the cluster and its store is open (recovered) and not failing.</summary>
 public sealed class Readiness(IClusterMembershipService membership, ILocalSiloDetails silo, EntryStore store, IHostApplicationLifetime lifetime)
 {
     /// <summary>Null when ready; else why not, in a sentence.</summary>
@@ -11,6 +11,7 @@ public sealed class Readiness(IClusterMembershipService membership, ILocalSiloDe
     {
         if (lifetime.ApplicationStopping.IsCancellationRequested) return "the node is shutting down";
         if (!store.IsOpen) return "the store is not open yet (recovering or closing)";
+        if (store.FaultReason is { } fault) return $"the store is failing ({fault}); requests bypass the cache until it recovers";
         var me = membership.CurrentSnapshot.Members.TryGetValue(silo.SiloAddress, out var m) ? m.Status : SiloStatus.None;
         return me == SiloStatus.Active ? null : $"the silo has not joined the cluster (membership status: {me})";
     }

@@ -30,7 +30,7 @@ public sealed class PolicySettings
         r.RejectUnknown("Privacy", "Via", "XForwardedFor", "StripRequestHeaders");
         r.RejectUnknown("Limits", "ClientRequestsPerSecond", "ClientBurst", "UserRequestsPerSecond", "UserBurst",
             "ClientConnections", "UserConcurrentRequests", "MaxRequestLineSize", "MaxRequestHeadersSize", "MaxRequestHeaderCount",
-            "MaxRequestBodySize", "RequestHeadersTimeout", "KeepAliveTimeout", "MinRequestBodyRate", "ClientBandwidth");
+            "MaxRequestBodySize", "RequestHeadersTimeout", "KeepAliveTimeout", "MinRequestBodyRate", "MinResponseRate", "ClientBandwidth");
         r.RejectUnknown("Guard", "AllowLoopback", "AllowPrivate", "DenyNetworks", "AllowNetworks");
         r.RejectUnknown("Resolver", "HostsFile");
 
@@ -97,6 +97,7 @@ public sealed class PolicySettings
             RequestHeadersTimeout = r.Duration("Limits:RequestHeadersTimeout", TimeSpan.FromSeconds(30)),
             KeepAliveTimeout = r.Duration("Limits:KeepAliveTimeout", TimeSpan.FromSeconds(130)),
             MinRequestBodyBytesPerSecond = r.Count("Limits:MinRequestBodyRate", 240, 0, 100_000_000),
+            MinResponseBytesPerSecond = r.Count("Limits:MinResponseRate", 1024, 0, 100_000_000),
             ClientBandwidthBytesPerSecond = config["Limits:ClientBandwidth"] is null ? 0 : r.Size("Limits:ClientBandwidth", 0, min: 1024),
         };
         if (limits.MaxRequestLineBytes > limits.MaxRequestHeadersBytes)
@@ -172,6 +173,9 @@ public sealed class LimitSettings
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(130);
     public int MinRequestBodyBytesPerSecond { get; init; } = 240;
+    /// <summary>A client that reads a response slower than this (after a 5 s grace) is dropped; 0: never. Kestrel
+    /// allows each write size/rate seconds, so a client that stops reading a 64 KiB chunk goes after about 70 s.</summary>
+    public int MinResponseBytesPerSecond { get; init; } = 1024;
     /// <summary>Bytes per second to each client address (all its connections together); 0: unlimited.</summary>
     public long ClientBandwidthBytesPerSecond { get; init; }
 }

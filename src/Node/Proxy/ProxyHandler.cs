@@ -207,7 +207,9 @@ public sealed class ProxyHandler(
         }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex))
         {
-            logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);
+            // A failing store was logged once, with its cause, by the store itself.
+            if (ex is CacheCluster.Contracts.Storage.StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);
+            else logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);
             return null;
         }
     }

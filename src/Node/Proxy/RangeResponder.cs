@@ -126,20 +126,30 @@ public static class RangeResponder
         }
 
         var body = response.BodyWriter;
+        // At most this much is written without a flush (a flush waits while the client reads slowly), so a
+        // client that does not read holds a bounded amount of memory however many ranges it asked for.
+        const int MaxUnflushed = 256 * 1024;
+        long unflushed = 0;
         int pos = 0, currentIndex = -1;
         byte[]? current = null;
         ValueTask<byte[]?> next = order.Count > 0 ? Fetch(order[0]) : default;
         foreach (var s in segments)
         {
+            if (unflushed > MaxUnflushed)
+            {
+                await body.FlushAsync(ct);
+                unflushed = 0;
+            }
             if (s.Literal is { } literal)
             {
                 body.Write(literal);
+                unflushed += literal.Length;
                 continue;
             }
             if (s.Chunk != currentIndex)
             {
                 // Chunks at hand complete synchronously; otherwise what is buffered goes out before the wait.
-                if (!next.IsCompleted) await body.FlushAsync(ct);
+                if (!next.IsCompleted) { await body.FlushAsync(ct); unflushed = 0; }
                 current = await next;
                 currentIndex = order[pos++];
                 next = pos < order.Count ? Fetch(order[pos]) : default;
@@ -152,6 +162,7 @@ public static class RangeResponder
                 }
             }
             body.Write(current.AsSpan(s.From, s.Count));
+            unflushed += s.Count;
         }
         await body.FlushAsync(ct);
         return true;
