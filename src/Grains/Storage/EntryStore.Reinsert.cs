@@ -17,6 +17,8 @@ public sealed partial class EntryStore
     private long _movesFailed;
 
     private long _reinsertWakeAt;
+    // Log address below which every entry has been decided by the reinserter (kept entries already copied).
+    private long _decidedUpTo;
 
     private void StartReinserter()
     {
@@ -105,7 +107,12 @@ public sealed partial class EntryStore
         long window = Math.Max(keep / 4, _headroom + SegmentSize);
         long line = tail - keep + window + SegmentSize;
         Volatile.Write(ref _reinsertWakeAt, tail + Math.Max(window / 8, PageSize));
-        return _index.TryNextToKeep(line, DateTime.UtcNow.Ticks, out key, out meta);
+        if (_index.TryNextToKeep(line, DateTime.UtcNow.Ticks, out key, out meta))
+            return true;
+        // Every entry below the line has been decided (and the ones worth keeping copied): eviction may cut there.
+        if (line > Volatile.Read(ref _decidedUpTo))
+            Volatile.Write(ref _decidedUpTo, line);
+        return false;
     }
 
     /// <summary>Copies a whole entry to the tail: its chunks, then its header with the new floor (only if the

@@ -645,6 +645,15 @@ public sealed partial class EntryStore : IAsyncDisposable
             long keep = hard - 2 * _headroom;
             long newBegin = Math.Min(AlignUp(tail + reserved - keep, SegmentSize), store.Log.HeadAddress & ~(SegmentSize - 1));
             long oldBegin = store.Log.BeginAddress;
+            // Entries the reinserter has not decided about yet are not cut while there is room to wait for it (writers
+            // then wait a little, and copies of used entries come first); once the log is nearly at its hard limit
+            // the cut goes ahead regardless, so a slow reinserter can never jam the store.
+            long decided = Volatile.Read(ref _decidedUpTo) & ~(SegmentSize - 1);
+            if (newBegin > decided && tail + reserved - Volatile.Read(ref _physicalFloor) <= hard - _headroom / 4)
+            {
+                newBegin = decided;
+                WakeReinserter();
+            }
             if (newBegin <= oldBegin)
                 return;
 
@@ -786,6 +795,7 @@ public sealed partial class EntryStore : IAsyncDisposable
         ResetDirectories(quiet: true);
         CreateFaster();
         Volatile.Write(ref _physicalFloor, 0);
+        Volatile.Write(ref _decidedUpTo, 0);
         Interlocked.Exchange(ref _lastCheckpointTail, -1);
         Interlocked.Exchange(ref _lastCheckpointBegin, -1);
         Volatile.Write(ref _resetRequested, 0);
