@@ -19,6 +19,11 @@ public sealed partial class EntryStore
     private long _reinsertWakeAt;
     // Log address below which every entry has been decided by the reinserter (kept entries already copied).
     private long _decidedUpTo;
+    // Since when (Environment.TickCount64) eviction has been held back for the reinserter; 0: not held back.
+    private long _deferredSince;
+    // A reinserter that cannot keep up never stalls writers for longer than this: the cut then goes ahead.
+    private const long MaxEvictionDeferralMs = 250;
+    private static readonly AsyncLocal<bool> _inReinserter = new();
 
     private void StartReinserter()
     {
@@ -66,6 +71,7 @@ public sealed partial class EntryStore
 
     private async Task ReinsertLoopAsync(CancellationToken ct)
     {
+        _inReinserter.Value = true; // its copies may use the headroom held back from other writers
         while (!ct.IsCancellationRequested)
         {
             try

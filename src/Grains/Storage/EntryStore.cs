@@ -603,8 +603,11 @@ public sealed partial class EntryStore : IAsyncDisposable
 
     private bool TryAdmitSlow(FasterKV<SpanByte, SpanByte> store, long bytes)
     {
-        EvictIfNeeded(store);
-        if (store.Log.TailAddress + Volatile.Read(ref _reserved) - Volatile.Read(ref _physicalFloor) <= HardLimit(store))
+        bool deferred = EvictIfNeeded(store);
+        // While eviction waits for the reinserter, new writes wait too (only the reinserter's copies may use the
+        // last headroom), so a burst of fills cannot run the log into undecided entries.
+        long limit = deferred && !_inReinserter.Value ? HardLimit(store) - _headroom : HardLimit(store);
+        if (store.Log.TailAddress + Volatile.Read(ref _reserved) - Volatile.Read(ref _physicalFloor) <= limit)
             return true;
         Interlocked.Add(ref _reserved, -bytes);
         return false;
@@ -626,7 +629,8 @@ public sealed partial class EntryStore : IAsyncDisposable
         }
     }
 
-    private void EvictIfNeeded(FasterKV<SpanByte, SpanByte> store)
+    /// <summary>Cuts the log's old end when it is too long; true when the cut was held back for the reinserter.</summary>
+    private bool EvictIfNeeded(FasterKV<SpanByte, SpanByte> store)
     {
         lock (_evictLock)
         {
@@ -637,7 +641,7 @@ public sealed partial class EntryStore : IAsyncDisposable
 
             long reserved = Volatile.Read(ref _reserved);
             if (tail + reserved - Volatile.Read(ref _physicalFloor) <= hard - _headroom)
-                return;
+                return false;
 
             // Keep (hard - 2 * headroom) bytes including what is reserved, cut on a segment boundary so the
             // whole segment files below the new begin address go. Never cut into the in-memory pages: segments
@@ -649,13 +653,26 @@ public sealed partial class EntryStore : IAsyncDisposable
             // then wait a little, and copies of used entries come first); once the log is nearly at its hard limit
             // the cut goes ahead regardless, so a slow reinserter can never jam the store.
             long decided = Volatile.Read(ref _decidedUpTo) & ~(SegmentSize - 1);
-            if (newBegin > decided && tail + reserved - Volatile.Read(ref _physicalFloor) <= hard - _headroom / 4)
+            bool deferred = false;
+            if (newBegin > decided)
             {
-                newBegin = decided;
-                WakeReinserter();
+                long now = Environment.TickCount64;
+                if (_deferredSince == 0)
+                    _deferredSince = now;
+                if (now - _deferredSince < MaxEvictionDeferralMs)
+                {
+                    newBegin = decided;
+                    deferred = true;
+                    WakeReinserter();
+                }
             }
+            else
+            {
+                _deferredSince = 0;
+            }
+
             if (newBegin <= oldBegin)
-                return;
+                return deferred;
 
             // Reads below the new begin address return NotFound from here on.
             store.Log.ShiftBeginAddress(newBegin, snapToPageStart: true, truncateLog: true);
@@ -674,6 +691,7 @@ public sealed partial class EntryStore : IAsyncDisposable
             // Recovery needs the last checkpoint's records; if eviction gets close to them, checkpoint again.
             if (_timerTask is not null && tail - Interlocked.Read(ref _lastCheckpointTail) > keep / 2)
                 _ = BackgroundCheckpointAsync();
+            return deferred;
         }
     }
 
