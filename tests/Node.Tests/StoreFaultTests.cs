@@ -56,8 +56,20 @@ public class StoreFaultTests : IAsyncLifetime
         await using var _ = node;
         using var client = Clients.ViaProxy(node.ProxyUri, TimeSpan.FromSeconds(30));
         var early = NodeAndOrigin.Unique("/bytes/1k");
+        double Checkpoints(string metrics) => MetricValue(metrics, "cachecluster_store_checkpoints_total");
+        double before = Checkpoints((await GetAsync(new Uri(management, "metrics"))).Body);
         (await client.GetAsync(_origin.Url(early))).Dispose();
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(new Uri(management, "healthz/ready"))).Status);
+        // A checkpoint after the write: the count rises, then stays put for over a checkpoint interval (the loop
+        // checkpoints again whenever something was written since its last one).
+        Assert.True(await EventuallyAsync(async () => Checkpoints((await GetAsync(new Uri(management, "metrics"))).Body) >= before + 1,
+            TimeSpan.FromSeconds(15)), "the store checkpointed");
+        for (int i = 0; i < 5; i++)
+        {
+            double count = Checkpoints((await GetAsync(new Uri(management, "metrics"))).Body);
+            await Task.Delay(2500);
+            if (Checkpoints((await GetAsync(new Uri(management, "metrics"))).Body) == count) break;
+        }
 
         disk.Fill();
         // Every request is served right (from the origin) and quickly: no grain-call timeouts (they were ~12 s).
@@ -72,7 +84,11 @@ public class StoreFaultTests : IAsyncLifetime
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"request {i} took {watch.Elapsed.TotalSeconds:F1} s");
         }
 
-        var (status, reason) = await GetAsync(new Uri(management, "healthz/ready"));
+        // The fills went to the store's memory tier; the failure shows when the next checkpoint (1 s) writes them out.
+        (HttpStatusCode Status, string Body) ready = default;
+        Assert.True(await EventuallyAsync(async () => (ready = await GetAsync(new Uri(management, "healthz/ready"))).Status == HttpStatusCode.ServiceUnavailable,
+            TimeSpan.FromSeconds(15)), $"still {ready.Status}");
+        var (status, reason) = ready;
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Contains("store is failing", reason);
         var metrics = (await GetAsync(new Uri(management, "metrics"))).Body;
@@ -90,7 +106,8 @@ public class StoreFaultTests : IAsyncLifetime
         disk.Free();
         Assert.True(await EventuallyAsync(async () => (await GetAsync(new Uri(management, "healthz/ready"))).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(40)),
             "the node did not become ready again after space returned:\n" + node.Output);
-        Assert.Contains("recovered after", node.Output);
+        // The line follows the state change; the process's output arrives a moment later.
+        Assert.True(await EventuallyAsync(() => Task.FromResult(node.Output.Contains("recovered after")), TimeSpan.FromSeconds(5)), node.Output);
         var after = NodeAndOrigin.Unique("/bytes/200k");
         (await client.GetAsync(_origin.Url(after))).Dispose();
         using (var hit = await client.GetAsync(_origin.Url(after)))

@@ -14,6 +14,7 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan SoonRetry = TimeSpan.FromSeconds(1);
 
     /// <summary>Per member (silo address text): its advertised address and the ports known so far.</summary>
     private readonly ConcurrentDictionary<string, (IPAddress Address, string Name, int[] Ports, bool Complete)> _members = new();
@@ -45,10 +46,14 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
             while (!stopping.IsCancellationRequested)
             {
                 var done = await Task.WhenAny(next, retry);
-                if (done == retry) retry = Task.Delay(RetryEvery, stopping);
-                else if (!await next) break;
-                else next = updates.MoveNextAsync().AsTask();
+                if (done != retry)
+                {
+                    if (!await next) break;
+                    next = updates.MoveNextAsync().AsTask();
+                }
                 await RefreshAsync(membership.CurrentSnapshot, self.SiloAddress, grains, stopping);
+                // A node that has not answered yet (still starting) is asked again soon, not in 30 s.
+                retry = Task.Delay(_members.Values.All(v => v.Complete) ? RetryEvery : SoonRetry, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested) { }
