@@ -36,6 +36,10 @@ public static class NodeHost
         var management = CacheCluster.Node.Management.ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        // Orleans retries placement through Polly and logs every retry as a warning with a stack trace; while a node
+        // joins or leaves these are expected (a call to a node that is not active yet) and say nothing to an operator.
+        // A call that still fails after its retries is reported by the caller.
+        builder.Logging.AddFilter("Polly", LogLevel.Error);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
