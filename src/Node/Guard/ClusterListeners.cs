@@ -15,8 +15,6 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SoonRetry = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan PlaceableAfter = TimeSpan.FromSeconds(2);
-    private readonly ConcurrentDictionary<string, DateTime> _firstSeen = new();
 
     /// <summary>Per member (silo address text): its advertised address and the ports known so far.</summary>
     private readonly ConcurrentDictionary<string, (IPAddress Address, string Name, int[] Ports, bool Complete)> _members = new();
@@ -66,7 +64,6 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
         var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(self)).ToList();
         var keys = active.Select(m => m.SiloAddress.ToParsableString()).ToHashSet();
         foreach (var key in _members.Keys) if (!keys.Contains(key)) _members.TryRemove(key, out _);
-        foreach (var key in _firstSeen.Keys) if (!keys.Contains(key)) _firstSeen.TryRemove(key, out _);
         var asks = new List<Task>();
         foreach (var m in active)
         {
@@ -74,10 +71,7 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
             if (_members.TryGetValue(key, out var known) && known.Complete) continue;
             // Known at once: the silo port. The others once the node answers.
             _members[key] = (m.SiloAddress.Endpoint.Address, m.Name, known.Ports ?? [m.SiloAddress.Endpoint.Port], false);
-            // A node that just became active is not yet placeable here (the grain manifest lags membership by a
-            // moment; asking then fails with logged errors): ask from the next round on.
-            var seen = _firstSeen.GetOrAdd(key, _ => DateTime.UtcNow);
-            if (DateTime.UtcNow - seen >= PlaceableAfter) asks.Add(AskAsync(key, m, grains, ct));
+            asks.Add(AskAsync(key, m, grains, ct));
         }
         await Task.WhenAll(asks);
     }
