@@ -219,12 +219,7 @@ public sealed partial class EntryStore
             }
         }
 
-        ResetDirectories(quiet: true);
-        CreateFaster();
-        Volatile.Write(ref _physicalFloor, 0);
-        Volatile.Write(ref _decidedUpTo, 0);
-        Interlocked.Exchange(ref _lastCheckpointTail, -1);
-        Interlocked.Exchange(ref _lastCheckpointBegin, -1);
+        StartEmpty();
         _lastGoodToken = default;
         return default;
     }

@@ -809,6 +809,17 @@ public sealed partial class EntryStore : IAsyncDisposable
     {
         long tail = _store!.Log.TailAddress;
         DisposeFaster();
+        StartEmpty();
+        Volatile.Write(ref _resetRequested, 0);
+        _logger.LogWarning("Store at {Dir} emptied: its log reached address {Tail}, near the end of FASTER's 48-bit address space; all entries are gone",
+            _options.Directory, tail);
+        return _store!;
+    }
+
+    /// <summary>A new, empty FASTER instance on emptied directories (FASTER already disposed): log addresses start
+    /// over, so everything that tracks them does too.</summary>
+    private void StartEmpty()
+    {
         _index.Clear();
         ResetDirectories(quiet: true);
         CreateFaster();
@@ -816,10 +827,6 @@ public sealed partial class EntryStore : IAsyncDisposable
         Volatile.Write(ref _decidedUpTo, 0);
         Interlocked.Exchange(ref _lastCheckpointTail, -1);
         Interlocked.Exchange(ref _lastCheckpointBegin, -1);
-        Volatile.Write(ref _resetRequested, 0);
-        _logger.LogWarning("Store at {Dir} emptied: its log reached address {Tail}, near the end of FASTER's 48-bit address space; all entries are gone",
-            _options.Directory, tail);
-        return _store!;
     }
 
     private async Task ResetInBackgroundAsync()
