@@ -81,6 +81,7 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
         try
         {
             var ports = await grains.GetGrain<IManagementNodeGrain>(key).GetListenerPortsAsync().WaitAsync(AskTimeout, ct);
+            if (ports.Length == 0) return; // still starting (listeners not bound yet): asked again within SoonRetry
             _members[key] = (m.SiloAddress.Endpoint.Address, m.Name, [.. ports.Append(m.SiloAddress.Endpoint.Port).Distinct()], true);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -46,7 +46,6 @@ public sealed class DestinationGuard
     private readonly HashSet<(string Host, int Port)> _trusted;
     private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
     private readonly Lazy<HashSet<IPAddress>> _localAddresses = new(LocalAddresses);
-    private Func<IEnumerable<int>>? _boundPorts;
     private readonly ClusterListeners? _cluster;
 
     public DestinationGuard(NodeSettings settings, HostResolver resolver, ClusterListeners? cluster = null)
@@ -61,16 +60,21 @@ public sealed class DestinationGuard
         foreach (var ep in settings.Management.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
     }
 
-    /// <summary>Registers a port this node listens on (e.g. the management API) so the proxy never connects to it.</summary>
-    public void AddOwnListener(int port) => _ownPorts[port] = 0;
+    private readonly TaskCompletionSource _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The ports Kestrel actually bound (port 0 in configuration), read when first needed.</summary>
-    public void UseBoundPorts(Func<IEnumerable<int>> boundPorts) => _boundPorts = boundPorts;
+    /// <summary>Registers the ports Kestrel bound (port 0 in configuration becomes real only then), so the proxy never connects to them.</summary>
+    public void AddBoundListeners(IEnumerable<int> ports)
+    {
+        foreach (var p in ports) _ownPorts[p] = 0;
+        _bound.TrySetResult();
+    }
+
+    /// <summary>Completes once <see cref="AddBoundListeners"/> ran: <see cref="OwnPorts"/> is whole from then on.</summary>
+    public Task ListenersBound => _bound.Task;
 
     /// <summary>The ports this node listens on (proxy, management, silo, gateway), as bound: what other nodes refuse.</summary>
     public int[] OwnPorts()
     {
-        IsOwnListener(IPAddress.Loopback, 0); // folds in the bound ports
         return [.. _ownPorts.Keys.Where(p => p != 0).Order()];
     }
 
@@ -99,11 +103,6 @@ public sealed class DestinationGuard
 
     private bool IsOwnListener(IPAddress address, int port)
     {
-        if (_boundPorts is { } bound)
-        {
-            foreach (var p in bound()) _ownPorts[p] = 0;
-            _boundPorts = null;
-        }
         if (!_ownPorts.ContainsKey(port)) return false;
         return IsLocalAddress(address);
     }

@@ -32,14 +32,10 @@ public sealed class ManagementNodeGrain(
     public async Task<int[]> GetListenerPortsAsync()
     {
         // Other nodes ask as soon as this one joins the cluster, which is before Kestrel has bound its listeners
-        // (ports given as 0 are only known then): answer once it has, or after a few seconds with what is known.
-        if (!lifetime.ApplicationStarted.IsCancellationRequested)
-        {
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-                await Task.WhenAny(started.Task, Task.Delay(TimeSpan.FromSeconds(4)));
-        }
-        return guard.OwnPorts();
+        // (ports given as 0 are only known then): answer once it has. Still starting after a few seconds: an empty
+        // answer, which the asker takes as "ask again" (ClusterListeners).
+        await Task.WhenAny(guard.ListenersBound, Task.Delay(TimeSpan.FromSeconds(4)));
+        return guard.ListenersBound.IsCompleted ? guard.OwnPorts() : [];
     }
 
     /// <summary>The build: version plus the short commit id when the build knows it (1.0.0+17c54e8).</summary>

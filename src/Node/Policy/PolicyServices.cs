@@ -29,11 +29,10 @@ public static class PolicyServices
     public static void Use(WebApplication app)
     {
         var guard = app.Services.GetRequiredService<DestinationGuard>();
-        // Port 0 in Proxy:Listen / Management:Listen becomes a real port only at start: the guard asks Kestrel
-        // when first needed.
+        // Port 0 in Proxy:Listen / Management:Listen becomes a real port only once Kestrel has bound it.
         var management = app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>();
-        guard.UseBoundPorts(() => CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port)
-            .Concat(management.EndPoints.Select(e => e.Port)));
+        app.Lifetime.ApplicationStarted.Register(() => guard.AddBoundListeners(
+            CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port).Concat(management.EndPoints.Select(e => e.Port))));
         var admission = app.Services.GetRequiredService<RequestAdmission>();
         app.Use(ClientLocality.Mark); // the guard judges loopback destinations by who asks
         app.Use(app.Services.GetRequiredService<LoopbackTargets>().InvokeAsync);
