@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using CacheCluster.Node.Configuration;
 
 namespace CacheCluster.Node.Pac;
 
@@ -25,9 +26,12 @@ public sealed class PacSettings
     public bool DirectFallback { get; init; } = true;
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Reads the Pac section; <paramref name="error"/> receives (key, message) for each problem.</summary>
-    public static PacSettings Read(IConfiguration config, Action<string, string> error)
+    /// <summary>Reads the Pac section; each problem is reported with its key.</summary>
+    internal static PacSettings Read(SettingsReader r)
     {
+        r.RejectUnknown("Pac", Keys);
+        var config = r.Config;
+        Action<string, string> error = r.Error;
         const string s = "Pac:";
         var proxies = new List<string>();
         foreach (var item in List(config, s + "Proxies"))
@@ -93,7 +97,7 @@ public sealed class PacSettings
     {
         var v = config[key];
         if (v is null) return fallback;
-        if (Configuration.NodeSettings.Reader.TryDuration(v, out var d) && d >= TimeSpan.Zero) return d;
+        if (SettingsReader.TryDuration(v, out var d) && d >= TimeSpan.Zero) return d;
         error(key, $"'{v}' is not a duration (examples: 0s, 5m, 1h)");
         return fallback;
     }

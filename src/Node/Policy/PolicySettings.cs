@@ -23,8 +23,10 @@ public sealed class PolicySettings
     /// <summary>Resolves list files of rules set at run time: only inside <see cref="ListDirectory"/> (throws <see cref="ListFileRefusedException"/>).</summary>
     public Func<string, string> RuntimeResolvePath => name => ListFiles.ResolveUnder(ListDirectory, name);
 
-    internal static PolicySettings Load(NodeSettings.Reader r, IConfiguration config, string contentRoot)
+    internal static PolicySettings Read(SettingsReader r)
     {
+        var config = r.Config;
+        var contentRoot = r.ContentRoot;
         r.RejectUnknown("Access", "Rules", "ListDirectory");
         r.RejectUnknown("Auth", "HtpasswdFile", "Realm", "Required", "Groups");
         r.RejectUnknown("Privacy", "Via", "XForwardedFor", "StripRequestHeaders");
@@ -116,7 +118,7 @@ public sealed class PolicySettings
             ListDirectory = listDirectory };
     }
 
-    private static CacheCluster.Node.Guard.LoopbackAccess LoopbackSetting(NodeSettings.Reader r, IConfiguration config)
+    private static CacheCluster.Node.Guard.LoopbackAccess LoopbackSetting(SettingsReader r, IConfiguration config)
     {
         var v = config["Guard:AllowLoopback"];
         if (v is null) return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
@@ -125,7 +127,7 @@ public sealed class PolicySettings
         return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
     }
 
-    private static IReadOnlyList<IPNetwork> Networks(NodeSettings.Reader r, IConfiguration config, string key)
+    private static IReadOnlyList<IPNetwork> Networks(SettingsReader r, IConfiguration config, string key)
     {
         var result = new List<IPNetwork>();
         foreach (var item in r.List(key) ?? [])

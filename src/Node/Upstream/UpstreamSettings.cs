@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using CacheCluster.Node.Configuration;
 
 namespace CacheCluster.Node.Upstream;
 
@@ -22,8 +23,11 @@ public sealed class UpstreamSettings
     /// <summary>How often parents are probed (a TCP connect); a parent found down is skipped until a probe succeeds.</summary>
     public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
 
-    public static UpstreamSettings Read(IConfiguration config, Action<string, string> error)
+    internal static UpstreamSettings Read(SettingsReader r)
     {
+        r.RejectUnknown("Upstream", Keys);
+        var config = r.Config;
+        Action<string, string> error = r.Error;
         const string s = "Upstream:";
         var parents = new List<ParentProxy>();
         foreach (var item in Pac.PacSettings.List(config, s + "Parents"))
@@ -50,7 +54,7 @@ public sealed class UpstreamSettings
         var interval = TimeSpan.FromSeconds(5);
         if (config[s + "HealthCheckInterval"] is { } iv)
         {
-            if (Configuration.NodeSettings.Reader.TryDuration(iv, out var d) && d > TimeSpan.Zero) interval = d;
+            if (SettingsReader.TryDuration(iv, out var d) && d > TimeSpan.Zero) interval = d;
             else error(s + "HealthCheckInterval", $"'{iv}' is not a duration greater than zero (examples: 5s, 1m)");
         }
         return new UpstreamSettings

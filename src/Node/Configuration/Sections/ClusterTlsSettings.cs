@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using CacheCluster.Node.Clustering;
 
 namespace CacheCluster.Node.Configuration;
 
@@ -15,17 +16,30 @@ public enum ClusterTlsMode
     Off,
 }
 
-public sealed partial class NodeSettings
+/// <summary>Cluster:Tls:* — mutual TLS between silos (and gateway clients).</summary>
+public sealed class ClusterTlsSettings
 {
-    internal static readonly string[] ClusterTlsKeys = ["Mode", "CertificatePath", "KeyPath", "CaPath"];
+    public ClusterTlsMode Mode { get; init; } = ClusterTlsMode.Auto;
+    /// <summary>The silo and gateway listen on loopback only (then plain TCP is allowed without an opt-in).</summary>
+    public bool LoopbackOnly { get; init; } = true;
+    /// <summary>This node's certificate with its private key; null: cluster TLS is off.</summary>
+    public X509Certificate2? Certificate { get; init; }
+    /// <summary>The cluster CA(s) a peer's certificate must chain to (never the system trust store).</summary>
+    public X509Certificate2Collection Authorities { get; init; } = [];
+    public string? CertificatePath { get; init; }
+    public string? CaPath { get; init; }
+    public bool Enabled => Certificate is not null;
+
+    internal static readonly string[] Keys = ["Mode", "CertificatePath", "KeyPath", "CaPath"];
 
     /// <summary>
     /// Cluster:Tls:* — mutual TLS between silos (and gateway clients). Certificates are loaded and checked here,
     /// at start-up, so a wrong file stops the node with the key named rather than failing the first connection.
     /// </summary>
-    private static ClusterTlsSettings ReadClusterTls(Reader r, IConfiguration config, ClusteringMode mode, IPAddress advertised, string contentRoot)
+    internal static ClusterTlsSettings Read(SettingsReader r, ClusteringMode mode, IPAddress advertised)
     {
-        r.RejectUnknown("Cluster:Tls", ClusterTlsKeys);
+        r.RejectUnknown("Cluster:Tls", Keys);
+        var config = r.Config;
         var tlsMode = r.Enum("Cluster:Tls:Mode", ClusterTlsMode.Auto);
         string? cert = config["Cluster:Tls:CertificatePath"], key = config["Cluster:Tls:KeyPath"], ca = config["Cluster:Tls:CaPath"];
         bool any = cert is not null || key is not null || ca is not null;
@@ -52,7 +66,7 @@ public sealed partial class NodeSettings
         {
             if (value is null) { r.Error($"Cluster:Tls:{name}", "mutual TLS needs Cluster:Tls:CertificatePath, Cluster:Tls:KeyPath and Cluster:Tls:CaPath (PEM files)"); return null; }
             if (string.IsNullOrWhiteSpace(value)) { r.Error($"Cluster:Tls:{name}", "must not be empty"); return null; }
-            var full = Path.GetFullPath(value.Trim(), contentRoot);
+            var full = r.FullPath(value);
             if (!File.Exists(full)) { r.Error($"Cluster:Tls:{name}", $"the file '{value.Trim()}' does not exist"); return null; }
             return full;
         }
@@ -76,7 +90,7 @@ public sealed partial class NodeSettings
         var now = DateTime.Now;
         if (certificate.NotAfter < now || certificate.NotBefore > now)
             r.Error("Cluster:Tls:CertificatePath", $"the certificate '{certificate.Subject}' is valid only from {certificate.NotBefore:u} to {certificate.NotAfter:u}");
-        else if (CacheCluster.Node.Clustering.ClusterCertificates.ChainProblem(certificate, authorities) is { } problem)
+        else if (ClusterCertificates.ChainProblem(certificate, authorities) is { } problem)
             r.Error("Cluster:Tls:CertificatePath", $"the certificate '{certificate.Subject}' does not chain to the CA in Cluster:Tls:CaPath: {problem}");
         return new ClusterTlsSettings
         {
@@ -84,18 +98,4 @@ public sealed partial class NodeSettings
             CertificatePath = certPath, CaPath = caPath,
         };
     }
-}
-
-public sealed class ClusterTlsSettings
-{
-    public ClusterTlsMode Mode { get; init; } = ClusterTlsMode.Auto;
-    /// <summary>The silo and gateway listen on loopback only (then plain TCP is allowed without an opt-in).</summary>
-    public bool LoopbackOnly { get; init; } = true;
-    /// <summary>This node's certificate with its private key; null: cluster TLS is off.</summary>
-    public X509Certificate2? Certificate { get; init; }
-    /// <summary>The cluster CA(s) a peer's certificate must chain to (never the system trust store).</summary>
-    public X509Certificate2Collection Authorities { get; init; } = [];
-    public string? CertificatePath { get; init; }
-    public string? CaPath { get; init; }
-    public bool Enabled => Certificate is not null;
 }

@@ -1,0 +1,40 @@
+using System.Net;
+
+namespace CacheCluster.Node.Configuration;
+
+/// <summary>Proxy:* — where clients connect, what CONNECT may reach, origin timeouts, reverse-proxy sites.</summary>
+public sealed class ProxySettings
+{
+    internal static readonly string[] Keys =
+        ["Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders"];
+
+    public required IReadOnlyList<IPEndPoint> Listen { get; init; }
+    public required IReadOnlySet<int> ConnectPorts { get; init; }
+    public required TimeSpan ConnectTimeout { get; init; }
+    public required TimeSpan OriginTimeout { get; init; }
+    /// <summary>An origin body that sends nothing for this long is given up (client connection and fill aborted).</summary>
+    public TimeSpan OriginIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Reverse-proxy (accelerator) sites: public host name -> origin base URL.</summary>
+    public required IReadOnlyDictionary<string, Uri> Sites { get; init; }
+    public required string ViaName { get; init; }
+    public required string CacheName { get; init; }
+    /// <summary>Adds X-Cache-Node / X-Cache-Owner (node names) to responses: for benchmarks and debugging.</summary>
+    public bool DebugHeaders { get; init; }
+
+    internal static ProxySettings Read(SettingsReader r)
+    {
+        r.RejectUnknown("Proxy", Keys);
+        return new ProxySettings
+        {
+            Listen = r.Endpoints("Proxy:Listen", "127.0.0.1:3128"),
+            ConnectPorts = r.Ports("Proxy:ConnectPorts", [443]),
+            ConnectTimeout = r.Duration("Proxy:ConnectTimeout", TimeSpan.FromSeconds(10)),
+            OriginTimeout = r.Duration("Proxy:OriginTimeout", TimeSpan.FromSeconds(60)),
+            OriginIdleTimeout = r.Duration("Proxy:OriginIdleTimeout", TimeSpan.FromSeconds(30)),
+            Sites = r.Sites("Proxy:Sites"),
+            ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
+            CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
+            DebugHeaders = r.Bool("Proxy:DebugHeaders", false),
+        };
+    }
+}
