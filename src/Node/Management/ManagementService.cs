@@ -229,7 +229,8 @@ public sealed class ManagementService(
         foreach (var s in sections)
             if (s is not (RuntimePolicy.RefreshRulesSection or RuntimePolicy.AccessRulesSection))
                 throw Invalid("sections", $"unknown section '{s}' (known: {RuntimePolicy.RefreshRulesSection}, {RuntimePolicy.AccessRulesSection})");
-        var snapshot = new PolicySnapshot([.. request.Policy.RefreshRules], [.. request.Policy.AccessRules], 0);
+        // One change, one version on every node (a node that took it over meanwhile does not count it twice).
+        var snapshot = new PolicySnapshot([.. request.Policy.RefreshRules], [.. request.Policy.AccessRules], policy.Snapshot().Version + 1);
         // Access rules need the access policy; without it only an explicit empty list is accepted.
         if (!policy.Supports(RuntimePolicy.AccessRulesSection))
         {

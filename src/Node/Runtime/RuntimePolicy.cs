@@ -67,13 +67,14 @@ public sealed class RuntimePolicy
 
     public PolicySnapshot Snapshot()
     {
-        lock (_gate)
-        {
-            return new PolicySnapshot(_refreshLines,
-                _sections.TryGetValue(AccessRulesSection, out var access) ? [.. access.Current] : [],
-                _version);
-        }
+        lock (_gate) return SnapshotLocked();
     }
+
+    private PolicySnapshot SnapshotLocked() =>
+        new(_refreshLines, _sections.TryGetValue(AccessRulesSection, out var access) ? [.. access.Current] : [], _version);
+
+    private IReadOnlyList<string> CurrentLines(string section) =>
+        section == RefreshRulesSection ? _refreshLines : _sections.TryGetValue(section, out var s) ? s.Current : [];
 
     /// <summary>Null if <paramref name="lines"/> are valid for <paramref name="section"/>; else a message naming the bad line.</summary>
     public string? Validate(string section, IReadOnlyList<string> lines)
@@ -88,7 +89,12 @@ public sealed class RuntimePolicy
         return $"this node has no '{section}' policy section";
     }
 
-    /// <summary>Applies the named sections (validate first: an invalid line throws and nothing changes).</summary>
+    /// <summary>
+    /// Applies the named sections (validate first: an invalid line throws and nothing changes). A positive
+    /// <see cref="PolicySnapshot.Version"/> is the version the change is to have on every node: a node that already
+    /// has it with these lines (taken over from another node while the change was on its way) keeps it as is, so
+    /// one change is one version everywhere. Version 0: the next version.
+    /// </summary>
     public PolicySnapshot Apply(PolicySnapshot policy, IReadOnlyList<string> sections)
     {
         foreach (var section in sections)
@@ -96,6 +102,8 @@ public sealed class RuntimePolicy
         PolicySnapshot result;
         lock (_gate)
         {
+            if (policy.Version > 0 && policy.Version <= _version && sections.All(s => LinesOf(policy, s).SequenceEqual(CurrentLines(s))))
+                return SnapshotLocked();
             foreach (var section in sections)
             {
                 var lines = LinesOf(policy, section);
@@ -120,9 +128,8 @@ public sealed class RuntimePolicy
                 }
                 else _sections[section].Apply(lines);
             }
-            _version++;
-            result = new PolicySnapshot(_refreshLines,
-                _sections.TryGetValue(AccessRulesSection, out var access) ? [.. access.Current] : [], _version);
+            _version = Math.Max(policy.Version, _version + 1);
+            result = SnapshotLocked();
         }
         Changed?.Invoke(result);
         return result;
@@ -138,8 +145,7 @@ public sealed class RuntimePolicy
         var sections = new List<string> { RefreshRulesSection };
         if (_sections.ContainsKey(AccessRulesSection)) sections.Add(AccessRulesSection);
         sections.RemoveAll(s => Validate(s, LinesOf(other, s)) is not null);
-        Apply(other, sections);
-        lock (_gate) _version = other.Version;
+        Apply(other, sections); // takes other's version
         return true;
     }
 
