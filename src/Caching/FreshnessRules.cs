@@ -16,6 +16,9 @@ public sealed class FreshnessRules
     /// </summary>
     public IReadOnlyList<FreshnessRule> Rules { get; init; } = [];
 
+    /// <summary>Rules consulted after <see cref="Rules"/> (the shipped <see cref="PackageRefreshRules"/>, unless turned off).</summary>
+    public IReadOnlyList<FreshnessRule> Defaults { get; init; } = [];
+
     /// <summary>Responses with Set-Cookie: see <see cref="SetCookiePolicy"/>. A stored entry never replays Set-Cookie.</summary>
     public SetCookiePolicy SetCookie { get; init; } = SetCookiePolicy.NoStoreUnlessPublic;
 
@@ -45,6 +48,8 @@ public sealed class FreshnessRules
     {
         if (url is null) return null;
         foreach (var rule in Rules)
+            if (rule.Matches(url)) return rule;
+        foreach (var rule in Defaults)
             if (rule.Matches(url)) return rule;
         return null;
     }

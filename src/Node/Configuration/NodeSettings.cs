@@ -31,12 +31,13 @@ public sealed class NodeSettings
         r.RejectUnknown("Node", "Name");
         // A node's name must be unique in the cluster (owner hashing uses it): host name plus silo port by default.
         var nodeName = r.String("Node:Name", $"{Environment.MachineName}-{config["Cluster:SiloPort"] ?? "11111"}");
+        var store = StoreSettings.Read(r);
         var settings = new NodeSettings
         {
             NodeName = nodeName,
             Proxy = ProxySettings.Read(r),
-            Cache = CacheSettings.Read(r),
-            Store = StoreSettings.Read(r),
+            Cache = CacheSettings.Read(r, store), // the largest object follows the disk budget
+            Store = store,
             Cluster = ClusterSettings.Read(r),
             Pac = PacSettings.Read(r),
             Upstream = UpstreamSettings.Read(r),

@@ -111,6 +111,11 @@ public static class NodeHost
                 ByteSize.Format(settings.Store.MemoryBudgetBytes), ByteSize.Format(settings.Store.DiskBudgetBytes),
                 settings.Store.CheckpointInterval, settings.Cluster.Mode, settings.Proxy.Sites.Count);
             ClusterPorts.LogStartup(app.Services, settings);
+            log.LogInformation("Objects up to {MaxObject} are cached (Cache:MaxObjectSize); refresh rules: {Configured} configured (Cache:RefreshRules){Package}",
+                ByteSize.Format(settings.Cache.MaxObjectBytes), settings.Cache.RefreshRules.Count,
+                settings.Cache.PackageRules
+                    ? $", then {CacheCluster.Caching.PackageRefreshRules.Lines.Count} package rules (Cache:PackageRules=false turns them off): {string.Join(" | ", CacheCluster.Caching.PackageRefreshRules.Lines)}"
+                    : "; package rules off (Cache:PackageRules=false)");
         });
         return app;
     }
