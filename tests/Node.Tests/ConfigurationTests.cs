@@ -25,6 +25,8 @@ public class ConfigurationTests
     [InlineData("Store:DiskBudget", "1MiB", "Store:DiskBudget: 1 MiB is too small")]
     [InlineData("Proxy:Listen", "localhost", "Proxy:Listen: 'localhost' is not an address:port")]
     [InlineData("Proxy:OriginTimeout", "soon", "Proxy:OriginTimeout: 'soon' is not a duration")]
+    [InlineData("Proxy:OriginTimeout", "60", "Proxy:OriginTimeout: '60' has no unit: write 60s, 60m")] // .NET would read 60 days
+    [InlineData("Upstream:HealthCheckInterval", "5", "Upstream:HealthCheckInterval: '5' is not a duration")]
     [InlineData("Proxy:ConnectPorts", "443,99999", "Proxy:ConnectPorts: '99999' is not a TCP port")]
     [InlineData("Proxy:Lisen", "127.0.0.1:1", "Proxy:Lisen: unknown setting")]
     [InlineData("Cluster:Mode", "Zookeeper", "Cluster:Mode: 'Zookeeper' is not one of")]
@@ -39,7 +41,8 @@ public class ConfigurationTests
     [Theory]
     [InlineData("64MiB", 64L << 20)]
     [InlineData("2GiB", 2L << 30)]
-    [InlineData("500MB", 500_000_000L)]
+    [InlineData("500MB", 500L << 20)] // Squid's meaning: every unit is a power of 1024
+    [InlineData("512kb", 512L << 10)]
     [InlineData("1048576", 1048576L)]
     [InlineData("16M", 16L << 20)]
     public void Sizes_accept_units(string text, long bytes)

@@ -3,8 +3,9 @@ using System.Globalization;
 namespace CacheCluster.Node.Configuration;
 
 /// <summary>
-/// Sizes in configuration: a plain number of bytes, or a number with a unit. KiB/MiB/GiB/TiB (and the
-/// Squid-style K/M/G/T) are powers of 1024; KB/MB/GB/TB are powers of 1000.
+/// Sizes in configuration: a plain number of bytes, or a number with a unit. Every unit is a power of 1024,
+/// as in Squid's configuration: K, KB and KiB are 1024 bytes; M, MB, MiB 1024²; G, GB, GiB 1024³; T, TB, TiB
+/// 1024⁴ (case does not matter). There are no decimal units: write the bytes.
 /// </summary>
 public static class ByteSize
 {
@@ -20,14 +21,10 @@ public static class ByteSize
         double multiplier = unit switch
         {
             "" or "B" => 1,
-            "K" or "KIB" => 1L << 10,
-            "M" or "MIB" => 1L << 20,
-            "G" or "GIB" => 1L << 30,
-            "T" or "TIB" => 1L << 40,
-            "KB" => 1e3,
-            "MB" => 1e6,
-            "GB" => 1e9,
-            "TB" => 1e12,
+            "K" or "KB" or "KIB" => 1L << 10,
+            "M" or "MB" or "MIB" => 1L << 20,
+            "G" or "GB" or "GIB" => 1L << 30,
+            "T" or "TB" or "TIB" => 1L << 40,
             _ => -1,
         };
         if (multiplier < 0) return false;

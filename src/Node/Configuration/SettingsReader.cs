@@ -59,7 +59,7 @@ internal sealed class SettingsReader(IConfiguration config, string contentRoot)
     {
         var v = config[key];
         if (v is null) return fallback;
-        if (!ByteSize.TryParse(v, out var bytes)) { Error(key, $"'{v}' is not a size (examples: 64MiB, 2GiB, 500MB, 1048576)"); return fallback; }
+        if (!ByteSize.TryParse(v, out var bytes)) { Error(key, $"'{v}' is not a size (examples: 64MiB, 2GiB, 512KB, 1048576; every unit is a power of 1024)"); return fallback; }
         if (bytes < min) { Error(key, $"{ByteSize.Format(bytes)} is too small; the minimum is {ByteSize.Format(min)}"); return fallback; }
         return bytes;
     }
@@ -68,16 +68,21 @@ internal sealed class SettingsReader(IConfiguration config, string contentRoot)
     {
         var v = config[key];
         if (v is null) return fallback;
-        if (!TryDuration(v, out var d)) { Error(key, $"'{v}' is not a duration (examples: 30s, 5m, 250ms, 00:01:00)"); return fallback; }
+        if (IsBareNumber(v)) { Error(key, $"'{v}' has no unit: write {v.Trim()}s, {v.Trim()}m, … (units: ms, s, m, h, d; or hh:mm:ss)"); return fallback; }
+        if (!TryDuration(v, out var d)) { Error(key, $"'{v}' is not a duration (examples: 30s, 5m, 250ms, 00:01:00; units: ms, s, m, h, d)"); return fallback; }
         if (d < TimeSpan.Zero || (d == TimeSpan.Zero && !allowZero)) { Error(key, $"'{v}' must be greater than zero"); return fallback; }
         return d;
     }
 
-    /// <summary>Durations in every setting: 250ms, 30s, 5m, 1h, 1d or hh:mm:ss.</summary>
+    /// <summary>A number without a unit, which .NET would read as days ("60" is 60 days): refused in durations.</summary>
+    internal static bool IsBareNumber(string v) => double.TryParse(v.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out _);
+
+    /// <summary>Durations in every setting: 250ms, 30s, 5m, 1h, 1d or hh:mm:ss (a bare number is not one).</summary>
     internal static bool TryDuration(string v, out TimeSpan d)
     {
         v = v.Trim();
         d = default;
+        if (IsBareNumber(v)) return false;
         (string suffix, double scale)[] units = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)];
         foreach (var (suffix, scale) in units)
             if (v.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) &&
