@@ -30,4 +30,31 @@ public class PolicySyncTests
         Assert.Equal([rule], policy.RefreshRules);
         Assert.Equal(1, policy.Version);
     }
+
+    [Fact]
+    public async Task A_restarted_node_keeps_the_runtime_policy()
+    {
+        var data = TempDir.Create("policy-keep");
+        var rule = "-i \\.policy-keep$ 7 20% 70";
+        long version;
+        await using (var node = await TestNode.StartAsync(data))
+        {
+            using var channel = GrpcChannel.ForAddress(ManagedCluster.ManagementUri(node));
+            var reply = await new CacheManagement.CacheManagementClient(channel).SetPolicyAsync(
+                new SetPolicyRequest { Policy = new Policy { RefreshRules = { rule } }, Sections = { "refresh_rules" } });
+            version = reply.Policy.Version;
+        }
+        // The whole "cluster" (one node) restarts on its data folder: the change is still in force.
+        await using (var again = await TestNode.StartAsync(data))
+        {
+            using var channel = GrpcChannel.ForAddress(ManagedCluster.ManagementUri(again));
+            var policy = await new CacheManagement.CacheManagementClient(channel).GetPolicyAsync(new GetPolicyRequest());
+            Assert.Equal([rule], policy.RefreshRules);
+            Assert.Equal(version, policy.Version);
+        }
+        // A fresh data folder starts from the configuration.
+        await using var fresh = await TestNode.StartAsync(TempDir.Create("policy-fresh"));
+        using var freshChannel = GrpcChannel.ForAddress(ManagedCluster.ManagementUri(fresh));
+        Assert.Empty((await new CacheManagement.CacheManagementClient(freshChannel).GetPolicyAsync(new GetPolicyRequest())).RefreshRules);
+    }
 }

@@ -22,6 +22,7 @@ public static class NodeHost
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
+        ConfigFile.Add(builder.Configuration, args); // --config FILE
         configure?.Invoke(builder.Configuration);
         var settings = NodeSettings.Load(builder.Configuration, Directory.GetCurrentDirectory());
 

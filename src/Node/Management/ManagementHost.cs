@@ -36,6 +36,8 @@ public static class ManagementHost
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
         services.AddHostedService<PolicySync>();
+        services.AddSingleton<CacheCluster.Node.Hosting.ConfigReload>(); // SIGHUP
+        services.AddHostedService(sp => sp.GetRequiredService<CacheCluster.Node.Hosting.ConfigReload>());
         services.AddGrpc(o =>
         {
             o.Interceptors.Add<BearerTokenInterceptor>();

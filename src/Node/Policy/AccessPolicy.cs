@@ -71,6 +71,7 @@ public sealed class AccessRuleSet
 public sealed class AccessPolicy
 {
     private readonly Func<string, string> _resolvePath;
+    private readonly Func<string, string> _configResolvePath;
     private readonly ILogger<AccessPolicy>? _logger;
     private readonly Lock _replaceLock = new();
     private AccessRuleSet _current;
@@ -81,6 +82,7 @@ public sealed class AccessPolicy
         Func<string, string>? runtimeResolvePath = null)
     {
         _resolvePath = runtimeResolvePath ?? resolvePath;
+        _configResolvePath = resolvePath;
         _logger = logger;
         _current = AccessRuleSet.Compile(initialLines, 1, resolvePath, out var errors)
                    ?? throw new ArgumentException("Invalid access rules:\n  " + string.Join("\n  ", errors));
@@ -95,13 +97,19 @@ public sealed class AccessPolicy
     /// Replaces the rule set. Returns the errors (each "lineIndex: sentence"); when there are any, the current
     /// set stays in force. An empty list means the default rules.
     /// </summary>
-    public IReadOnlyList<string> Replace(IReadOnlyList<string> lines)
+    public IReadOnlyList<string> Replace(IReadOnlyList<string> lines) => Replace(lines, fromConfiguration: false);
+
+    /// <summary>
+    /// As <see cref="Replace(IReadOnlyList{string})"/>; lines <paramref name="fromConfiguration"/> (a reload)
+    /// may name list files anywhere, as at start-up; lines set at run time only under Access:ListDirectory.
+    /// </summary>
+    public IReadOnlyList<string> Replace(IReadOnlyList<string> lines, bool fromConfiguration)
     {
         if (lines.All(l => string.IsNullOrWhiteSpace(l) || l.TrimStart().StartsWith('#'))) lines = AccessRuleSet.DefaultLines;
         AccessRuleSet next;
         lock (_replaceLock)
         {
-            var compiled = AccessRuleSet.Compile(lines, _current.Version + 1, _resolvePath, out var errors);
+            var compiled = AccessRuleSet.Compile(lines, _current.Version + 1, fromConfiguration ? _configResolvePath : _resolvePath, out var errors);
             if (compiled is null)
             {
                 _logger?.LogWarning("Access rules not replaced, {Count} error(s): {Errors}", errors.Count, string.Join("; ", errors));

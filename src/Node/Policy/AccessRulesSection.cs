@@ -26,6 +26,12 @@ public sealed class AccessRulesSection(AccessPolicy policy, NodeSettings setting
         if (errors.Count > 0) throw new ArgumentException("access rules not applied: " + string.Join("; ", errors.Select(LineNumbered)));
     }
 
+    public void Reload(IReadOnlyList<string> lines, bool fromConfiguration)
+    {
+        var errors = policy.Replace(lines, fromConfiguration);
+        if (errors.Count > 0) throw new ArgumentException("access rules not reloaded: " + string.Join("; ", errors.Select(LineNumbered)));
+    }
+
     // Compile reports "index: sentence" (0-based); people count lines from 1.
     private static string LineNumbered(string error)
     {

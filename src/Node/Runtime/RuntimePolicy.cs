@@ -22,12 +22,19 @@ public interface IRuntimePolicySection
 
     /// <summary>Puts validated lines in force (atomically: requests see the old or the new set, never a mix).</summary>
     void Apply(IReadOnlyList<string> lines);
+
+    /// <summary>
+    /// Compiles the lines again, re-reading the files they name (a reload, SIGHUP): lines
+    /// <paramref name="fromConfiguration"/> as at start-up, else as set at run time. Throws on an error, changing nothing.
+    /// </summary>
+    void Reload(IReadOnlyList<string> lines, bool fromConfiguration);
 }
 
 /// <summary>
 /// The node's runtime policy: the freshness rules the proxy reads on every request (an immutable snapshot,
-/// swapped whole) plus any registered sections. Changed through the management API on every node at once;
-/// not persisted (a restarted node starts from its configuration).
+/// swapped whole) plus any registered sections. Changed through the management API on every node at once, and
+/// kept in the data folder (runtime-policy.json: <see cref="RuntimePolicyFile"/>), so a restart, even of the whole
+/// cluster, keeps it; a section never set at run time follows the configuration (and its reloads).
 /// </summary>
 public sealed class RuntimePolicy
 {
@@ -39,8 +46,11 @@ public sealed class RuntimePolicy
     private FreshnessRules _freshness;
     private string[] _refreshLines;
     private long _version;
+    /// <summary>Sections set through the management API (or taken over from another node): configuration no longer rules them.</summary>
+    private readonly HashSet<string> _setAtRunTime = new(StringComparer.Ordinal);
+    private readonly RuntimePolicyFile? _file;
 
-    public RuntimePolicy(NodeSettings settings, IEnumerable<IRuntimePolicySection> sections)
+    public RuntimePolicy(NodeSettings settings, IEnumerable<IRuntimePolicySection> sections, ILogger<RuntimePolicy>? logger = null)
     {
         _freshness = new FreshnessRules
         {
@@ -56,7 +66,62 @@ public sealed class RuntimePolicy
         };
         _refreshLines = [.. settings.Cache.RefreshRules.Select(r => r.Text)];
         foreach (var s in sections) _sections[s.Name] = s;
+        _file = new RuntimePolicyFile(settings.Store.Directory, logger);
+        if (_file.Load() is { } saved) Restore(saved, logger);
     }
+
+    /// <summary>Puts the policy of the last run back (sections that no longer validate keep the configuration's).</summary>
+    private void Restore(RuntimePolicyFile.Saved saved, ILogger? logger)
+    {
+        var sections = saved.Sections.Where(Supports).ToList();
+        var snapshot = new PolicySnapshot(saved.RefreshRules ?? [], saved.AccessRules ?? [], saved.Version);
+        foreach (var bad in sections.Where(s => Validate(s, LinesOf(snapshot, s)) is not null).ToList())
+        {
+            logger?.LogWarning("The saved runtime policy's {Section} no longer apply ({Error}); the configuration's are used", bad, Validate(bad, LinesOf(snapshot, bad)));
+            sections.Remove(bad);
+        }
+        if (sections.Count == 0) return;
+        Apply(snapshot, sections);
+        logger?.LogInformation("Runtime policy version {Version} restored from the last run ({Sections})", saved.Version, string.Join(", ", sections));
+    }
+
+    /// <summary>
+    /// A configuration reload (SIGHUP): sections never set at run time take the configuration's new lines; every
+    /// section is compiled again, so the list files it names are read again. The version does not change.
+    /// Throws (changing nothing in the failing section) when a section does not compile.
+    /// </summary>
+    public void Reconfigure(NodeSettings fresh)
+    {
+        PolicySnapshot result;
+        lock (_gate)
+        {
+            if (!_setAtRunTime.Contains(RefreshRulesSection))
+            {
+                Volatile.Write(ref _freshness, WithRules(Freshness, fresh.Cache.RefreshRules));
+                _refreshLines = [.. fresh.Cache.RefreshRules.Select(r => r.Text)];
+            }
+            if (_sections.TryGetValue(AccessRulesSection, out var access))
+            {
+                bool runtime = _setAtRunTime.Contains(AccessRulesSection);
+                access.Reload(runtime ? [.. access.Current] : fresh.Policy.AccessRules, fromConfiguration: !runtime);
+            }
+            result = SnapshotLocked();
+        }
+        Changed?.Invoke(result);
+    }
+
+    private static FreshnessRules WithRules(FreshnessRules current, IReadOnlyList<FreshnessRule> rules) => new()
+    {
+        MaxObjectBytes = current.MaxObjectBytes,
+        HeuristicFraction = current.HeuristicFraction,
+        HeuristicMax = current.HeuristicMax,
+        Rules = rules,
+        Defaults = current.Defaults,
+        SetCookie = current.SetCookie,
+        TargetedField = current.TargetedField,
+        ServeStaleOnErrorFor = current.ServeStaleOnErrorFor,
+        ImmutableIgnoresRequestMaxAge = current.ImmutableIgnoresRequestMaxAge,
+    };
 
     /// <summary>The freshness rules in force; read once per use, never cached by callers across requests.</summary>
     public FreshnessRules Freshness => Volatile.Read(ref _freshness);
@@ -113,25 +178,15 @@ public sealed class RuntimePolicy
                     var rules = new List<FreshnessRule>();
                     foreach (var line in lines)
                         if (FreshnessRule.TryParse(line, out var rule, out _) && rule is not null) rules.Add(rule);
-                    var current = Freshness;
-                    Volatile.Write(ref _freshness, new FreshnessRules
-                    {
-                        MaxObjectBytes = current.MaxObjectBytes,
-                        HeuristicFraction = current.HeuristicFraction,
-                        HeuristicMax = current.HeuristicMax,
-                        Rules = rules,
-                        Defaults = current.Defaults,
-                        SetCookie = current.SetCookie,
-                        TargetedField = current.TargetedField,
-                        ServeStaleOnErrorFor = current.ServeStaleOnErrorFor,
-                        ImmutableIgnoresRequestMaxAge = current.ImmutableIgnoresRequestMaxAge,
-                    });
+                    Volatile.Write(ref _freshness, WithRules(Freshness, rules));
                     _refreshLines = [.. lines];
                 }
                 else _sections[section].Apply(lines);
             }
             _version = Math.Max(policy.Version, _version + 1);
+            foreach (var section in sections) _setAtRunTime.Add(section);
             result = SnapshotLocked();
+            _file?.Save(result, _setAtRunTime);
         }
         Changed?.Invoke(result);
         return result;
