@@ -41,6 +41,12 @@ public static class NodeHost
         // joins or leaves these are expected (a call to a node that is not active yet) and say nothing to an operator.
         // A call that still fails after its retries is reported by the caller.
         builder.Logging.AddFilter("Polly", LogLevel.Error);
+        // Kestrel warns at every start that the management port's HTTP/2 needs TLS, but that port speaks h2c through
+        // H2cDetection; what an operator must act on from Kestrel (application errors) is logged as Error.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        // Orleans' watchdog measures its first check from the machine's boot on some hosts ("not completed for
+        // 03:38:34"); real starvation shows in the thread-pool metrics.
+        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
