@@ -24,6 +24,11 @@ public sealed class FillSingleFlight(Func<long> newGeneration, Func<long> chunkF
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
+    /// <summary>A waiting follower checks this long after the fill would have stalled (the limit is strict).</summary>
+    private static readonly TimeSpan StallCheckSlack = TimeSpan.FromMilliseconds(10);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
     /// <summary>The running fill, if any.</summary>
     public Fill? Running { get; private set; }
 
@@ -158,7 +163,9 @@ public sealed class FillSingleFlight(Func<long> newGeneration, Func<long> chunkF
             if (index < fill.NextIndex) return ChunkWait.Available;
             if (fill.State == FillState.Done) return ChunkWait.EndOfBody;
             if (fill.State == FillState.Lost || fill.Stalled) return ChunkWait.Gone;
-            await Task.WhenAny(fill.Progress, Task.Delay(FillLimits.StallLimit, _time));
+            // Wake at the next progress, or just after the moment the fill would count as stalled.
+            var untilStalled = FillLimits.StallLimit - (_time.GetUtcNow() - fill.LastActivityUtc);
+            await Task.WhenAny(fill.Progress, Task.Delay(Max(untilStalled, TimeSpan.Zero) + StallCheckSlack, _time));
         }
     }
 }

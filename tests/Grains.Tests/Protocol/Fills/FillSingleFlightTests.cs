@@ -147,6 +147,19 @@ public class FillSingleFlightTests
     }
 
     [Fact]
+    public async Task A_follower_that_starts_waiting_late_is_cut_off_when_the_fill_stalls_not_a_full_limit_later()
+    {
+        var (role, fill) = Lead();
+        _fills.Publish(role.FillId, new FillOutcome(FillOutcomeKind.Stream, Head()), out _);
+        _time.Advance(FillLimits.StallLimit - TimeSpan.FromSeconds(1));
+        var waiting = _fills.WaitForChunkAsync(fill, 0);
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(ChunkWait.Gone, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task A_follower_waits_for_the_outcome_at_most_the_follow_wait()
     {
         var (role, _) = Lead();
