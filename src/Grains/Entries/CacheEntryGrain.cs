@@ -55,10 +55,11 @@ public sealed partial class CacheEntryGrain(
         _handoff = new EntryHandoff(store, ranking, GrainFactory, localSilo.SiloAddress, logger);
         // Load, and take the entry over from its previous owner, before the first message whatever it is (a fresh
         // owner asked to begin a fill must know what the previous owner holds).
-        try { await LoadAsync(); }
+        try { await LoadAsync(cancellationToken); }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // The store is failing or not open: the first call that needs the entry loads again and reports it.
+            // The store is failing or not open, or the handoff outlasted Orleans' activation timeout: the first call
+            // that needs the entry loads again (and reports a failure to its caller).
             logger.LogDebug("Loading key {Key} at activation failed ({Message}); retried on use", _key, ex.Message);
         }
     }
@@ -152,10 +153,10 @@ public sealed partial class CacheEntryGrain(
         }
     }
 
-    private async Task LoadAsync()
+    private async Task LoadAsync(CancellationToken ct = default)
     {
         var head = _handoff.Decode(await store.ReadHeaderAsync(_keyHash), _key);
-        var taken = await _handoff.TakeOverAsync(_key, _keyHash, head);
+        var taken = await _handoff.TakeOverAsync(_key, _keyHash, head, ct);
         if (taken is not null) head = taken;
         _head = head;
         _loaded = true;

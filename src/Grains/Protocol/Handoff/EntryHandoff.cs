@@ -20,8 +20,9 @@ public sealed class EntryHandoff(EntryStore store, OwnerRanking ranking, IGrainF
     /// <summary>
     /// The head to serve after taking over <paramref name="key"/>: the previous owner's newer copy, now in this
     /// node's store, or null (nothing newer there, no previous owner, or it failed: a miss refetches normally).
+    /// Cancelled (between chunks) when the activation takes too long: the caller then retries on first use.
     /// </summary>
-    public async Task<EntryHead?> TakeOverAsync(Guid key, UInt128 keyHash, EntryHead? local)
+    public async Task<EntryHead?> TakeOverAsync(Guid key, UInt128 keyHash, EntryHead? local, CancellationToken ct = default)
     {
         if (ranking.PreviousOwner(key, self) is not { } previous) return null;
         var node = grains.GetGrain<INodeGrain>(previous.ToParsableString());
@@ -38,6 +39,7 @@ public sealed class EntryHandoff(EntryStore store, OwnerRanking ranking, IGrainF
             long floor = store.ChunkFloor;
             for (int i = 0; i < remote.ChunkCount; i++)
             {
+                ct.ThrowIfCancellationRequested();
                 var chunk = (await node.ReadChunkAsync(key, remote.Generation, i)).Value;
                 if (chunk is null) return null; // evicted there meanwhile: a miss here, refetched normally
                 await store.WriteChunkAsync(keyHash, generation, i, chunk);
