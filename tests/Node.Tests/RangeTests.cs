@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Grains.Hot;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Proxy;
 using CacheCluster.Node.Tests.Support;

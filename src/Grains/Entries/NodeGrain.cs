@@ -1,6 +1,7 @@
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Grains.Placement;
+using CacheCluster.Grains.Protocol.HotCopies;
+using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using Orleans.Concurrency;
 
@@ -9,7 +10,7 @@ namespace CacheCluster.Grains.Entries;
 /// <summary>This node's store and hot copies, reachable from other nodes (handoff, hot-copy invalidation).</summary>
 [Reentrant]
 [NodeBoundPlacement]
-public sealed class NodeGrain(EntryStore store, CacheCluster.Grains.Hot.HotEntries hot) : Grain, INodeGrain
+public sealed class NodeGrain(EntryStore store, HotEntries hot) : Grain, INodeGrain
 {
     public async Task<Immutable<byte[]?>> ReadHeaderAsync(Guid key) =>
         new(await store.ReadHeaderAsync(CacheKeyHash.FromGuid(key)));

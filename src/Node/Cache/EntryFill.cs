@@ -7,11 +7,12 @@ namespace CacheCluster.Node.Cache;
 /// <summary>
 /// The leader's side of a fill: publishes the origin's answer to followers, feeds the body to the owner
 /// grain in fixed-size chunks while it streams to the client, and commits once the body was read to its end.
-/// Each chunk is a fresh array handed over as immutable (Orleans does not copy it).
+/// Each chunk is a fresh array handed over as immutable (Orleans does not copy it). Any answer but
+/// <see cref="FillAck.Accepted"/> (the fill ended meanwhile) stops the storing; the client's response goes on.
 /// </summary>
-public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long maxBytes)
+public sealed class EntryFill(ICacheEntryGrain owner, FillRole role, long maxBytes)
 {
-    private byte[] _buffer = new byte[lease.ChunkBytes];
+    private byte[] _buffer = new byte[role.ChunkBytes];
     private int _filled;
     private int _index;
     private long _total;
@@ -23,22 +24,26 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
     {
         if (!Active) return;
         if (outcome.Kind != FillOutcomeKind.Stream) Active = false;
-        await Guard(owner.PublishAsync(lease.FillId, outcome));
+        await Guard(owner.PublishAsync(role.FillId, outcome));
     }
 
     /// <summary>
     /// The owner may become unreachable mid-fill (its node died): the client's response goes on, only the
     /// storing stops. Followers on other nodes are cut off by their own calls failing.
     /// </summary>
-    private async Task Guard(Task call)
+    private async Task Guard(Task<FillAck> call)
     {
-        try { await call; }
+        try
+        {
+            if (await call != FillAck.Accepted) Active = false; // the fill ended meanwhile (aborted, stalled, replaced)
+        }
+        // InvalidOperationException: a chunk out of order, a bug on this side; stop storing rather than fail the client.
         catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException)
         {
             Active = false;
-            // A failing store answers at once: end the lease now so followers fetch on their own instead of
-            // waiting for the fill to be presumed dead.
-            if (ex is StoreUnavailableException) await EndLeaseAsync();
+            // A failing store answers at once: end the fill now so followers fetch on their own instead of
+            // waiting for it to be presumed stalled.
+            if (ex is StoreUnavailableException) await EndFillAsync();
         }
     }
 
@@ -69,8 +74,8 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         var chunk = _filled == _buffer.Length ? _buffer : _buffer.AsSpan(0, _filled).ToArray();
         _filled = 0;
         // The handed-over array now belongs to the owner; never write into it again.
-        if (ReferenceEquals(chunk, _buffer)) _buffer = last ? [] : new byte[lease.ChunkBytes];
-        await Guard(owner.AppendChunkAsync(lease.FillId, _index++, new Immutable<byte[]>(chunk)));
+        if (ReferenceEquals(chunk, _buffer)) _buffer = last ? [] : new byte[role.ChunkBytes];
+        await Guard(owner.AppendChunkAsync(role.FillId, _index++, new Immutable<byte[]>(chunk)));
     }
 
     public async Task<bool> CommitAsync()
@@ -79,8 +84,8 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
         await FlushAsync(last: true);
         if (!Active) return false;
         Active = false;
-        try { return await owner.CommitFillAsync(lease.FillId, _total); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
+        try { return await owner.CommitFillAsync(role.FillId, _total) == FillAck.Accepted; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
     }
 
     /// <summary>Ends a revalidation answered with 304: the owner refreshes the stored entry's head.</summary>
@@ -88,8 +93,8 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
     {
         if (!Active) return false;
         Active = false;
-        try { return await owner.RefreshFillAsync(lease.FillId, refreshed); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
+        try { return await owner.RefreshFillAsync(role.FillId, refreshed) == FillAck.Accepted; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
     }
 
     /// <summary>Ends the URL's fill with its Vary marker: followers look up again and follow their variant.</summary>
@@ -97,20 +102,20 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillTicket lease, long max
     {
         if (!Active) return false;
         Active = false;
-        try { return await owner.CommitVaryAsync(lease.FillId, marker); }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndLeaseAsync(); return false; }
+        try { return await owner.CommitVaryAsync(role.FillId, marker) == FillAck.Accepted; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
     }
 
     public async Task AbortAsync()
     {
         if (!Active) return;
         Active = false;
-        await EndLeaseAsync();
+        await EndFillAsync();
     }
 
-    private async Task EndLeaseAsync()
+    private async Task EndFillAsync()
     {
-        try { await owner.AbortFillAsync(lease.FillId); }
+        try { await owner.AbortFillAsync(role.FillId); }
         catch (Exception) { /* the owner presumes a silent fill dead after a while */ }
     }
 }

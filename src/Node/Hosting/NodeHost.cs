@@ -1,5 +1,5 @@
 using System.Net;
-using CacheCluster.Grains.Placement;
+using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.Proxy;
@@ -94,7 +94,7 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
-            silo.Services.AddSingleton(new CacheCluster.Grains.Hot.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
+            silo.Services.AddSingleton(new CacheCluster.Grains.Protocol.HotCopies.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
             silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();
         });

@@ -2,7 +2,7 @@ using System.Reflection;
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Management;
-using CacheCluster.Grains.Placement;
+using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.Observability;
@@ -25,7 +25,7 @@ public sealed class ManagementNodeGrain(
     ManagementAddresses management,
     IServer server,
     IHostApplicationLifetime lifetime,
-    CacheCluster.Grains.Hot.HotEntries hot,
+    CacheCluster.Grains.Protocol.HotCopies.HotEntries hot,
     CacheCluster.Node.Guard.DestinationGuard guard,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {

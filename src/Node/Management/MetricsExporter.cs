@@ -1,4 +1,4 @@
-using CacheCluster.Grains.Hot;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.AccessLog;
 using CacheCluster.Node.Configuration;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Grains.Hot;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.Cache;
 using CacheCluster.Node.Configuration;
 using Microsoft.AspNetCore.Http.Features;
@@ -58,7 +58,7 @@ public sealed class ProxyHandler(
         // Only a GET may fill the cache (and so lead or follow a fill).
         bool mayFill = HttpMethods.IsGet(method) && !requestCc.NoStore && !requestCc.OnlyIfCached;
         ICacheEntryGrain? owner = null;
-        FillTicket? ticket = null;
+        FillRole? ticket = null;
         EntryHead? stale = null;
         VaryContext? varies = null;
         var reason = ForwardReason.Method;
@@ -247,7 +247,7 @@ public sealed class ProxyHandler(
             var epoch = VaryMarker.NewEpoch();
             var variantKey = VaryMarker.VariantKey(target.CacheKey, epoch, names, name => RequestValue(ctx, name));
             var variantOwner = owners.For(variantKey);
-            FillTicket ticket;
+            FillRole ticket;
             try { ticket = await variantOwner.BeginFillAsync(variantKey, 0); }
             catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return (null, target, "vary-owner-unreachable"); }
             var variantFill = ticket.IsLeader ? new EntryFill(variantOwner, ticket, _rules.MaxObjectBytes) : null;
@@ -626,7 +626,7 @@ public sealed class ProxyHandler(
         VaryContext? varies)
     {
         using var upstream = request;
-        FillTicket ticket;
+        FillRole ticket;
         try { ticket = await owner.BeginFillAsync(target.CacheKey, stale.StoredAtUnixMs); }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return; }
         if (!ticket.IsLeader) return; // already under way, or already refreshed

@@ -66,8 +66,8 @@ public class ClusterTlsTests : IAsyncLifetime
         var grains = client.Services.GetRequiredService<IClusterClient>();
         var key = $"http://example.test/{Guid.NewGuid():N}";
         var grain = grains.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key));
-        var ticket = await grain.BeginFillAsync(key, 0).WaitAsync(TimeSpan.FromSeconds(10));
-        return ticket.IsLeader;
+        var role = await grain.BeginFillAsync(key, 0).WaitAsync(TimeSpan.FromSeconds(10));
+        return role.IsLeader;
     }
 
     [Fact]

@@ -1,17 +1,19 @@
 using System.Collections.Concurrent;
 using CacheCluster.Contracts.Entries;
 
-namespace CacheCluster.Grains.Hot;
+namespace CacheCluster.Grains.Protocol.HotCopies;
 
 /// <summary>
 /// This node's small in-memory copy of the hottest entries it serves (groupcache's "hot cache"), so one very
 /// popular object does not send every request through its owner. A copy is registered with the owner when it
 /// is taken; the owner tells every registered node to drop it the moment the entry is replaced, invalidated
 /// or the owner's activation goes away. As a backstop, a copy is held at most <see cref="MaxHold"/> and never
-/// past its freshness (the caller still judges freshness per request).
+/// past its freshness (the caller still judges freshness per request). The owner's side: <see cref="HotCopyRegistry"/>.
 /// </summary>
-public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
+public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     /// <summary>Longest a copy lives without asking the owner again (covers an owner lost in a crash).</summary>
     public static readonly TimeSpan MaxHold = TimeSpan.FromSeconds(60);
 
@@ -39,7 +41,7 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
     {
         if (_entries.TryGetValue(cacheKey, out entry!))
         {
-            if (DateTime.UtcNow < entry.ExpiresUtc) return true;
+            if (UtcNow < entry.ExpiresUtc) return true;
             Remove(cacheKey);
         }
         entry = null!;
@@ -64,7 +66,7 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
     {
         if (freshFor <= TimeSpan.Zero || !Fits(head)) return;
         if (_dropped.TryGetValue(cacheKey, out var droppedAt) && droppedAt >= lookupStartedUtc) return;
-        var entry = new HotEntry(head, chunks, DateTime.UtcNow + (freshFor < MaxHold ? freshFor : MaxHold));
+        var entry = new HotEntry(head, chunks, UtcNow + (freshFor < MaxHold ? freshFor : MaxHold));
         if (entry.Size > budgetBytes) return;
         if (_entries.TryGetValue(cacheKey, out var old)) { _entries.TryRemove(cacheKey, out _); Interlocked.Add(ref _bytes, -old.Size); }
         if (!_entries.TryAdd(cacheKey, entry)) return;
@@ -79,7 +81,7 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
     public void Drop(string cacheKey)
     {
         if (_dropped.Count > MaxTrackedKeys) _dropped.Clear();
-        _dropped[cacheKey] = DateTime.UtcNow;
+        _dropped[cacheKey] = UtcNow;
         Remove(cacheKey);
     }
 
@@ -91,6 +93,8 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes)
             if (matches(entry.Head)) { Drop(key); n++; }
         return n;
     }
+
+    private DateTime UtcNow => _time.GetUtcNow().UtcDateTime;
 
     public void Remove(string cacheKey)
     {

@@ -1,0 +1,91 @@
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Protocol.HotCopies;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CacheCluster.Grains.Tests.Protocol.HotCopies;
+
+/// <summary>A node's hot copies: the owner's drop wins over a copy still on its way, and nothing is held past its limits.</summary>
+public class HotEntriesTests
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z"));
+
+    private static EntryHead Head(string key, long length = 10) => new()
+    {
+        CacheKey = key, Status = 200, Headers = [], RequestTimeUnixMs = 0, ResponseTimeUnixMs = 0, LifetimeMs = 1000, InitialAgeMs = 0, BodyLength = length,
+    };
+
+    private DateTime Now => _time.GetUtcNow().UtcDateTime;
+
+    [Fact]
+    public void A_drop_that_arrives_during_a_lookup_refuses_the_copy_that_lookup_brings_back()
+    {
+        var hot = new HotEntries(1 << 20, 1 << 16, _time);
+        var lookupStarted = Now;
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        hot.Drop("k"); // the owner's drop overtakes the lookup's answer
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        hot.Add("k", Head("k"), [new byte[10]], TimeSpan.FromMinutes(5), lookupStarted);
+        Assert.False(hot.TryGet("k", out _));
+        Assert.Equal(0, hot.Count);
+        Assert.Equal(0, hot.Bytes);
+
+        // A lookup that began after the drop saw the new entry: its copy is good.
+        var later = Now;
+        hot.Add("k", Head("k"), [new byte[10]], TimeSpan.FromMinutes(5), later);
+        Assert.True(hot.TryGet("k", out var entry));
+        Assert.Equal(10, entry.Head.BodyLength);
+    }
+
+    [Fact]
+    public void A_drop_removes_a_held_copy_and_its_bytes()
+    {
+        var hot = new HotEntries(1 << 20, 1 << 16, _time);
+        hot.Add("k", Head("k"), [new byte[10]], TimeSpan.FromMinutes(5), Now);
+        Assert.True(hot.Bytes > 0);
+        hot.Drop("k");
+        Assert.False(hot.TryGet("k", out _));
+        Assert.Equal(0, hot.Bytes);
+    }
+
+    [Fact]
+    public void A_copy_lives_at_most_max_hold_or_its_freshness()
+    {
+        var hot = new HotEntries(1 << 20, 1 << 16, _time);
+        hot.Add("long", Head("long"), [new byte[10]], TimeSpan.FromHours(1), Now);
+        hot.Add("short", Head("short"), [new byte[10]], TimeSpan.FromSeconds(5), Now);
+        hot.Add("stale", Head("stale"), [new byte[10]], TimeSpan.Zero, Now);
+        Assert.False(hot.TryGet("stale", out _));
+        _time.Advance(TimeSpan.FromSeconds(6));
+        Assert.False(hot.TryGet("short", out _));
+        Assert.True(hot.TryGet("long", out _));
+        _time.Advance(HotEntries.MaxHold);
+        Assert.False(hot.TryGet("long", out _)); // the owner may have died: ask it again
+        Assert.Equal(0, hot.Bytes);
+    }
+
+    [Fact]
+    public void Over_budget_the_oldest_copies_go_and_too_large_objects_are_never_copied()
+    {
+        var one = new HotEntries.HotEntry(Head("x", 1000), [], DateTime.MaxValue).Size;
+        var hot = new HotEntries(one * 2, 4096, _time);
+        hot.Add("a", Head("a", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        hot.Add("b", Head("b", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        hot.Add("c", Head("c", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.False(hot.TryGet("a", out _));
+        Assert.True(hot.TryGet("b", out _));
+        Assert.True(hot.TryGet("c", out _));
+        Assert.True(hot.Bytes <= one * 2);
+        Assert.False(hot.Fits(Head("big", 4097)));
+        hot.Add("big", Head("big", 4097), [new byte[4097]], TimeSpan.FromMinutes(1), Now);
+        Assert.False(hot.TryGet("big", out _));
+    }
+
+    [Fact]
+    public void A_key_takes_a_copy_from_its_second_sighting_and_a_disabled_cache_never_does()
+    {
+        var hot = new HotEntries(1 << 20, 1 << 16, _time);
+        Assert.False(hot.Sighted("k"));
+        Assert.True(hot.Sighted("k"));
+        Assert.False(new HotEntries(0, 1 << 16, _time).Sighted("k"));
+    }
+}
