@@ -11,7 +11,6 @@ namespace CacheCluster.Node.Proxy.Responses;
 public sealed class StoredHead(NodeSettings settings)
 {
     private readonly string _via = "1.1 " + settings.Proxy.ViaName;
-    private readonly bool _debugHeaders = settings.Proxy.DebugHeaders;
 
     public string CacheName { get; } = settings.Proxy.CacheName;
     public string Via => _via;
@@ -63,7 +62,7 @@ public sealed class StoredHead(NodeSettings settings)
     /// <summary>With Proxy:DebugHeaders, which node answered and which owns the entry.</summary>
     public void AddDebugHeaders(HttpContext ctx, string? owner)
     {
-        if (!_debugHeaders) return;
+        if (!settings.Proxy.DebugHeaders) return;
         ctx.Response.Headers["X-Cache-Node"] = settings.NodeName;
         if (owner is not null) ctx.Response.Headers["X-Cache-Owner"] = owner;
     }
