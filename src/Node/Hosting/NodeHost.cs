@@ -27,10 +27,7 @@ public static class NodeHost
         var settings = NodeSettings.Load(builder.Configuration, Directory.GetCurrentDirectory());
 
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<OriginClient>();
-        builder.Services.AddSingleton<ConnectTunnel>();
-        builder.Services.AddSingleton<RangeContinuation>();
-        builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddRequestPath(); // the proxy's steps (src/Node/Proxy)
         builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
         builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
         CacheCluster.Node.Policy.PolicyServices.Add(builder.Services, settings);

@@ -1,8 +1,9 @@
 namespace CacheCluster.Node.Observability;
 
 /// <summary>
-/// Per-request facts only the request path knows, for the access log: set by ProxyHandler (a line or two),
-/// read when the request has finished. Absent outside the proxy pipeline.
+/// Per-request facts only the request path knows, for stats and the access log: set by the proxy's steps
+/// (src/Node/Proxy/Steps) and by <c>ProxyErrors</c>, read when the request has finished. Absent outside the
+/// proxy pipeline.
 /// </summary>
 public class ProxyRequestInfo
 {
@@ -12,8 +13,11 @@ public class ProxyRequestInfo
     /// <summary>The authenticated user, once proxy authentication exists ("-" in the log otherwise).</summary>
     public string? User { get; set; }
 
-    public static void SetOwner(HttpContext ctx, string? owner)
+    /// <summary>What answered the request, as counted; null when nothing recorded it (a tunnel, the server's own errors).</summary>
+    public RequestOutcome? Outcome { get; set; }
+
+    public static void SetOutcome(HttpContext ctx, RequestOutcome outcome)
     {
-        if (ctx.Features.Get<ProxyRequestInfo>() is { } info) info.Owner = owner;
+        if (ctx.Features.Get<ProxyRequestInfo>() is { } info) info.Outcome = outcome;
     }
 }

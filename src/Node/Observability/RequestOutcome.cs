@@ -4,32 +4,14 @@ namespace CacheCluster.Node.Observability;
 public enum RequestOutcome { Hit, Miss, Stale, Revalidated, Collapsed, Pass, Denied, Error }
 
 /// <summary>
-/// Classifies a finished request from its status and the Cache-Status field every proxy response carries
-/// (RFC 9211, built by src/Caching/CacheStatus.cs), so the request path needs no counters of its own.
+/// The outcome of a request nothing recorded one for, and Squid's codes. The request path records its outcome
+/// as data (src/Node/Proxy/Steps/Answer.cs), and so do the refusals written by ProxyErrors; what is left is a
+/// CONNECT tunnel that was set up and the server's own errors.
 /// </summary>
 public static class OutcomeClassifier
 {
-    public static RequestOutcome Classify(int status, string? cacheStatus, bool tunnel)
-    {
-        if (cacheStatus is null) return tunnel && status < 400 ? RequestOutcome.Pass : status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error;
-        var cs = cacheStatus.AsSpan();
-        if (cs.Contains("; collapsed", StringComparison.Ordinal)) return RequestOutcome.Collapsed;
-        if (cs.Contains("; hit", StringComparison.Ordinal))
-            return cs.Contains("ttl=-", StringComparison.Ordinal) || cs.Contains("stale-while-revalidate", StringComparison.Ordinal)
-                ? RequestOutcome.Stale : RequestOutcome.Hit;
-        bool forwarded = cs.Contains("fwd-status=", StringComparison.Ordinal);
-        if (cs.Contains("fwd=stale", StringComparison.Ordinal) && cs.Contains("stale-if-error", StringComparison.Ordinal)) return RequestOutcome.Stale;
-        if (cs.Contains("fwd-status=304", StringComparison.Ordinal) && cs.Contains("; stored", StringComparison.Ordinal)) return RequestOutcome.Revalidated;
-        if (cs.Contains("; stored", StringComparison.Ordinal)) return RequestOutcome.Miss;
-        if (!forwarded)
-        {
-            // The cache answered by itself: a refusal, an error it detected, or only-if-cached.
-            if (status is 403 or 407 || cs.Contains("denied", StringComparison.Ordinal) || cs.Contains("connect-port", StringComparison.Ordinal)) return RequestOutcome.Denied;
-            if (cs.Contains("only-if-cached", StringComparison.Ordinal)) return RequestOutcome.Miss;
-            if (status >= 400) return RequestOutcome.Error;
-        }
-        return RequestOutcome.Pass;
-    }
+    public static RequestOutcome Unrecorded(int status, bool tunnel) =>
+        tunnel && status < 400 ? RequestOutcome.Pass : status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error;
 
     /// <summary>Squid's result code for the native access.log format.</summary>
     public static string SquidCode(RequestOutcome outcome, bool tunnel, bool hotCopy) => outcome switch

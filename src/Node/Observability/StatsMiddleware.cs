@@ -6,8 +6,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace CacheCluster.Node.Observability;
 
 /// <summary>
-/// Wraps the proxy pipeline: when a request has been answered (its response fully sent), classifies it from
-/// its status and Cache-Status, counts it and its bytes to the client, and hands it to the access log.
+/// Wraps the proxy pipeline: when a request has been answered (its response fully sent), counts it by the
+/// outcome the request path recorded and its bytes to the client, and hands it to the access log.
 /// </summary>
 public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter accessLog)
 {
@@ -50,13 +50,14 @@ public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter acce
     {
         var ctx = r.Context;
         int status = ctx.Response.StatusCode;
-        var cacheStatus = ctx.Response.Headers["Cache-Status"];
-        string? cs = cacheStatus.Count == 0 ? null : cacheStatus[cacheStatus.Count - 1];
         bool tunnel = HttpMethods.IsConnect(ctx.Request.Method);
-        var outcome = OutcomeClassifier.Classify(status, cs, tunnel);
+        // Recorded by the step that answered (or by ProxyErrors); never read back from the Cache-Status text.
+        var outcome = r.Outcome ?? OutcomeClassifier.Unrecorded(status, tunnel);
         long sent = r.Bytes is { } b ? b.Written - r.BytesBefore : ctx.Response.ContentLength ?? 0;
         counters.Count(outcome, sent);
         if (!accessLog.Enabled) return;
+        var cacheStatus = ctx.Response.Headers["Cache-Status"]; // logged as sent
+        string? cs = cacheStatus.Count == 0 ? null : cacheStatus[cacheStatus.Count - 1];
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
         accessLog.Write(new AccessRecord(

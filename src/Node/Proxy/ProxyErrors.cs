@@ -1,11 +1,16 @@
 using System.Text;
+using CacheCluster.Node.Observability;
 
 namespace CacheCluster.Node.Proxy;
 
 /// <summary>Short plain-text error responses that tell the user what happened and whose fault it was.</summary>
 public static class ProxyErrors
 {
-    public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null)
+    /// <summary>
+    /// Writes the error and records its outcome for stats and the access log: <paramref name="outcome"/> when the
+    /// request path knows better, else a refusal (403, 407) or an error.
+    /// </summary>
+    public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null, RequestOutcome? outcome = null)
     {
         if (ctx.Response.HasStarted)
         {
@@ -14,6 +19,7 @@ public static class ProxyErrors
             return Task.CompletedTask;
         }
         ctx.Response.Clear();
+        ProxyRequestInfo.SetOutcome(ctx, outcome ?? (status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error));
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-store";

@@ -1,16 +1,19 @@
+using System.Buffers;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Storage;
+using CacheCluster.Node.Cache;
 using Orleans.Concurrency;
 
-namespace CacheCluster.Node.Cache;
+namespace CacheCluster.Node.Proxy.ClusterClient;
 
 /// <summary>
-/// The leader's side of a fill: publishes the origin's answer to followers, feeds the body to the owner
-/// grain in fixed-size chunks while it streams to the client, and commits once the body was read to its end.
+/// The leader of a fill: the request the owner chose to fetch for everyone asking meanwhile, on any node.
+/// Publishes the origin's answer to followers, feeds the body to the owner grain in fixed-size chunks while it
+/// streams to the client, and commits once the body was read to its end.
 /// Each chunk is a fresh array handed over as immutable (Orleans does not copy it). Any answer but
 /// <see cref="FillAck.Accepted"/> (the fill ended meanwhile) stops the storing; the client's response goes on.
 /// </summary>
-public sealed class EntryFill(ICacheEntryGrain owner, FillRole role, long maxBytes)
+public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBytes)
 {
     private byte[] _buffer = new byte[role.ChunkBytes];
     private int _filled;
@@ -104,6 +107,23 @@ public sealed class EntryFill(ICacheEntryGrain owner, FillRole role, long maxByt
         Active = false;
         try { return await owner.CommitVaryAsync(role.FillId, marker) == FillAck.Accepted; }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
+    }
+
+    /// <summary>
+    /// Fills from a body no client is waiting for (a background revalidation): appends it to its end, then
+    /// commits. Returns false when the object grew too large or the owner refused it.
+    /// </summary>
+    public async Task<bool> FillFromAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int n;
+            while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                if (!await AddAsync(buffer.AsMemory(0, n))) return false;
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+        return await CommitAsync();
     }
 
     public async Task AbortAsync()

@@ -1,0 +1,120 @@
+using System.Buffers;
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Protocol.HotCopies;
+using CacheCluster.Node.Cache;
+using CacheCluster.Node.Observability;
+using Orleans.Concurrency;
+
+namespace CacheCluster.Node.Proxy.Responses;
+
+/// <summary>
+/// Serves a stored entry: from this node's hot copy, or from its owner with the chunks fetched one ahead of the
+/// write to the client (ranges answered from the overlapping chunks only). A stored body that breaks off after
+/// the head went out is finished from the origin (If-Range) or the connection is cut: short, never wrong.
+/// </summary>
+public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, RangeContinuation continuation, ProxyCounters counters,
+    ILogger<StoredBody> logger)
+{
+    /// <summary>Serves an entry from its owner; with <paramref name="keep"/>, returns the body's chunks for a hot copy.</summary>
+    public async Task<byte[][]?> DeliverAsync(HttpContext ctx, RequestTarget target, ICacheEntryGrain owner, EntryHead entry, LookupResult found,
+        TimeSpan age, string cacheStatus, bool keep)
+    {
+        var first = found.FirstChunk;
+        head.Write(ctx, entry, age, cacheStatus);
+        if (RangeResponder.TryPrepare(ctx.Request, entry, out var range))
+        {
+            // Range request (RFC 9110 14): only the chunks that overlap the ranges are fetched.
+            async ValueTask<byte[]?> Chunk(int i) => found.Carried(i) ?? (await owner.ReadChunkAsync(entry.Generation, i)).Value;
+            if (!await RangeResponder.WriteAsync(ctx, range, Chunk, RangeResponder.StoreChunkBytes, ctx.RequestAborted))
+                logger.LogWarning("Entry {Key} lost a chunk while serving a range; connection aborted", entry.CacheKey);
+            return null;
+        }
+        RangeResponder.AdvertiseRanges(ctx.Response, entry);
+        ctx.Response.ContentLength = entry.BodyLength;
+        if (entry.BodyLength == 0) return keep ? [] : null;
+        if (HttpMethods.IsHead(ctx.Request.Method)) return null;
+
+        var aborted = ctx.RequestAborted;
+        var body = ctx.Response.BodyWriter;
+        if (first is null)
+        {
+            ctx.Abort();
+            return null;
+        }
+        var kept = keep ? new byte[entry.ChunkCount][] : null;
+        if (kept is not null) kept[0] = first;
+        // Chunks the lookup did not carry are fetched from the owner one ahead of the write to the client.
+        Task<Immutable<byte[]?>>? Fetch(int i) =>
+            i < entry.ChunkCount && found.Carried(i) is null ? owner.ReadChunkAsync(entry.Generation, i) : null;
+        var next = Fetch(1);
+        // Chunks at hand are copied into the response pipe without a flush; it flushes before waiting on the owner.
+        body.Write(first);
+        for (int i = 1; i < entry.ChunkCount; i++)
+        {
+            byte[]? chunk = found.Carried(i);
+            bool ownerLost = false;
+            if (chunk is null)
+            {
+                await body.FlushAsync(aborted);
+                try { chunk = (await next!).Value; }
+                catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { chunk = null; ownerLost = true; }
+            }
+            next = Fetch(i + 1);
+            if (chunk is null)
+            {
+                // The stored body broke off after the headers went out (unreadable chunk, owner gone): finish it from
+                // the origin with If-Range, or cut the connection - a short body, never a wrong one.
+                if (await continuation.TryFinishAsync(ctx, upstream.BuildBackground(ctx, target), entry, (long)i * RangeResponder.StoreChunkBytes))
+                {
+                    counters.BodyContinued();
+                    return null;
+                }
+                counters.BodyAborted(ownerLost ? BodyAbortCause.OwnerUnreachable : BodyAbortCause.StoreChunkMissing);
+                ctx.Abort();
+                return null;
+            }
+            if (kept is not null) kept[i] = chunk;
+            body.Write(chunk);
+        }
+        await body.FlushAsync(aborted);
+        return kept;
+    }
+
+    /// <summary>Serves an entry from its owner after a revalidation, or stale on error: only the first chunk is fetched here.</summary>
+    public async Task DeliverStoredAsync(HttpContext ctx, RequestTarget target, ICacheEntryGrain owner, EntryHead entry, TimeSpan age, string cacheStatus)
+    {
+        byte[]? first = null;
+        if (entry.BodyLength > 0 && !HttpMethods.IsHead(ctx.Request.Method))
+        {
+            try { first = (await owner.ReadChunkAsync(entry.Generation, 0)).Value; }
+            catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { first = null; }
+        }
+        await DeliverAsync(ctx, target, owner, entry, new LookupResult(entry, first), age, cacheStatus, keep: false);
+    }
+
+    /// <summary>Serves an entry from this node's hot copy (memory only).</summary>
+    public async Task DeliverHotAsync(HttpContext ctx, HotEntries.HotEntry entry, TimeSpan age, string cacheStatus)
+    {
+        head.Write(ctx, entry.Head, age, cacheStatus);
+        if (RangeResponder.TryPrepare(ctx.Request, entry.Head, out var range))
+        {
+            var chunks = entry.Chunks;
+            await RangeResponder.WriteAsync(ctx, range, i => new(i < chunks.Length ? chunks[i] : null), RangeResponder.StoreChunkBytes, ctx.RequestAborted);
+            return;
+        }
+        RangeResponder.AdvertiseRanges(ctx.Response, entry.Head);
+        ctx.Response.ContentLength = entry.Head.BodyLength;
+        if (HttpMethods.IsHead(ctx.Request.Method)) return;
+        // A small object (two chunks at most) goes out in one flush; larger ones stream chunk by chunk.
+        var body = ctx.Response.BodyWriter;
+        if (entry.Chunks.Length <= 2)
+        {
+            foreach (var chunk in entry.Chunks) body.Write(chunk);
+            await body.FlushAsync(ctx.RequestAborted);
+        }
+        else
+        {
+            foreach (var chunk in entry.Chunks) await body.WriteAsync(chunk, ctx.RequestAborted);
+        }
+    }
+}

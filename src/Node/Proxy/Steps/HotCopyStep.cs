@@ -1,0 +1,34 @@
+using CacheCluster.Caching;
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Protocol.HotCopies;
+using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.Proxy.Responses;
+using CacheCluster.Node.Runtime;
+
+namespace CacheCluster.Node.Proxy.Steps;
+
+/// <summary>
+/// 3a. This node's hot copy of a popular entry (of the request's variant, if the URL varies), if fresh enough:
+/// served from memory with no owner round trip. Anything else goes on to the owner.
+/// </summary>
+public sealed class HotCopyStep(HotEntries hot, RuntimePolicy policy, StoredHead head, StoredBody body)
+{
+    public async ValueTask<Step> RunAsync(ProxyRequest r)
+    {
+        var ctx = r.Context;
+        var key = r.Target.CacheKey;
+        if (!hot.Enabled || !hot.TryGet(key, out var entry)) return Step.LookUp;
+        if (VaryMarker.Is(entry.Head) && !hot.TryGet(VariantPlacement.VariantKeyFor(ctx, key, entry.Head), out entry)) return Step.LookUp;
+        var h = entry.Head;
+        if (HitDecision.Evaluate(EntryHeads.FactsOf(h), DateTimeOffset.FromUnixTimeMilliseconds(h.ResponseTimeUnixMs), r.RequestCc,
+                r.PragmaNoCache, DateTimeOffset.UtcNow, policy.Freshness, out var age, out var ttl) == HitVerdict.Stale)
+            return Step.LookUp;
+
+        head.AddDebugHeaders(ctx, "hot-copy");
+        r.AnsweredFrom("hot-copy"); // access log
+        var cacheStatus = r.Answered(new Answer(AnsweredBy.HotCopy, Ttl: ttl), head.CacheName);
+        if (StoredHead.ClientHasFreshCopy(ctx, h)) head.WriteNotModified(ctx, h, age, cacheStatus);
+        else await body.DeliverHotAsync(ctx, entry, age, cacheStatus);
+        return Step.Done;
+    }
+}
