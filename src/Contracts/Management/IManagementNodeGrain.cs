@@ -53,6 +53,10 @@ public sealed record NodeReport
     [Id(5)] public required string[] ProxyAddresses { get; init; }
     [Id(6)] public required string[] ManagementAddresses { get; init; }
     [Id(7)] public required NodeCounterValues Counters { get; init; }
+    /// <summary>Resident memory of the node's process (nodes sharing a process, as in tests, report the same).</summary>
+    [Id(8)] public long RssBytes { get; init; }
+    /// <summary>CPU time the node's process has used since it started.</summary>
+    [Id(9)] public double CpuSeconds { get; init; }
 }
 
 /// <summary>A node's counters since it started (see docs/management.md for what each counts).</summary>

@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Management;
 
 /// <summary>
 /// Wires the management plane into a node: its own listeners (Management:Listen; never the proxy port)
-/// serving gRPC (CacheManagement, grpc.health.v1, reflection) and plain HTTP/1.1 GET /metrics,
+/// serving gRPC (CacheManagement, grpc.health.v1, reflection), the web dashboard (/ui/) and plain HTTP/1.1 GET /metrics,
 /// /healthz/live and /healthz/ready; the stats middleware, origin meter, access log and runtime policy.
 /// </summary>
 public static class ManagementHost
@@ -35,6 +35,8 @@ public static class ManagementHost
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
+        services.AddSingleton<CacheCluster.Node.Dashboard.DashboardFeed>();
+        services.AddSingleton<CacheCluster.Node.Dashboard.KeySpaceShare>();
         services.AddHostedService<PolicySync>();
         services.AddGrpc(o =>
         {
@@ -95,6 +97,7 @@ public static class ManagementHost
                 e.MapGet("/healthz/ready", (Readiness readiness) => readiness.NotReadyReason() is { } reason
                     ? Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
                     : Results.Text("ready\n"));
+                CacheCluster.Node.Dashboard.DashboardEndpoints.Map(e); // /ui/: the web dashboard
                 e.MapGet("/metrics", async (HttpContext ctx, MetricsExporter metrics) =>
                 {
                     ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -104,7 +107,7 @@ public static class ManagementHost
             branch.Run(ctx =>
             {
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                return ctx.Response.WriteAsync("not found: this is the management port (gRPC, /metrics, /healthz/live, /healthz/ready)\n");
+                return ctx.Response.WriteAsync("not found: this is the management port (gRPC, /ui/, /metrics, /healthz/live, /healthz/ready)\n");
             });
         });
         app.Use(app.Services.GetRequiredService<StatsMiddleware>().Middleware);

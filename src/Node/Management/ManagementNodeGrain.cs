@@ -61,6 +61,8 @@ public sealed class ManagementNodeGrain(
             ProxyAddresses = proxy,
             ManagementAddresses = [.. management.Uris.Select(u => u.ToString())],
             Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions), // live log bytes (memory + disk)
+            RssBytes = Environment.WorkingSet,
+            CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
         };
     }
 

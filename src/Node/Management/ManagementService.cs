@@ -42,6 +42,8 @@ public sealed class ManagementService(
                 status.Entries = r.Counters.StoreEntries;
                 status.StoreBytes = r.Counters.StoreBytes;
                 status.HitRatio = ProxyCounters.HitRatio(r.Counters);
+                status.RssBytes = r.RssBytes;
+                status.CpuSeconds = r.CpuSeconds;
                 status.ProxyAddresses.AddRange(r.ProxyAddresses);
                 status.ManagementAddresses.AddRange(r.ManagementAddresses);
             }
