@@ -32,8 +32,9 @@ public static class DashboardEndpoints
 
     public static void Map(IEndpointRouteBuilder e)
     {
-        e.MapGet("/ui", (HttpContext ctx) => Results.Redirect("/ui/"));
-        e.MapGet("/ui/{*file}", (string? file, HttpContext ctx) => DashboardFiles.Serve(ctx, file));
+        // "/ui" matches too: redirected to "/ui/" so the page's relative links resolve under it.
+        e.MapGet("/ui/{*file}", (string? file, HttpContext ctx) =>
+            ctx.Request.Path.Value == "/ui" ? Results.Redirect("/ui/") : DashboardFiles.Serve(ctx, file));
         e.MapGet("/ui/api/events", Events);
         e.MapPost("/ui/api/{method}", Call);
     }

@@ -196,7 +196,7 @@ function initCharts() {
   state.charts.requests = makeChart("chart-requests", OUTCOMES.map((o) => ({ key: o, label: o, color: COLORS[o] })), [rate]);
   state.charts.ratio = makeChart("chart-ratio", [
     { key: "hitRatio", label: "hit ratio %", color: "#1e8449", scale: "pct" },
-    { key: "byteHitRatio", label: "byte hit ratio %", color: "#2a6fdb", scale: "pct" }], [{ scale: "pct", values: (u, v) => v.map((x) => x + " %") }]);
+    { key: "byteHitRatio", label: "byte hit ratio %", color: "#2a6fdb", scale: "pct" }], [{ scale: "pct", values: (u, v) => v.map((x) => x + " %"), size: 60 }]);
   const perSecond = { values: (u, v) => v.map((x) => bytes(x) + "/s"), size: 80 };
   state.charts.bandwidth = makeChart("chart-bandwidth", [
     { key: "toClients", label: "to clients", color: "#2a6fdb" },
@@ -204,7 +204,7 @@ function initCharts() {
   state.charts.latency = makeChart("chart-latency", [
     { key: "p50", label: "p50 ms", color: "#2a6fdb" },
     { key: "p99", label: "p99 ms", color: "#c0392b" },
-    { key: "mean", label: "mean ms", color: "#7f8c8d" }], [{ values: (u, v) => v.map((x) => x + " ms") }]);
+    { key: "mean", label: "mean ms", color: "#7f8c8d" }], [{ values: (u, v) => v.map((x) => x + " ms"), size: 70 }]);
   state.charts.store = makeChart("chart-store", [
     { key: "storeBytes", label: "store bytes", color: "#2a6fdb" },
     { key: "evictions", label: "evictions/s", color: "#c0392b", scale: "ev" }],
