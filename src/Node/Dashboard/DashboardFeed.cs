@@ -25,6 +25,8 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     private readonly LinkedList<string> _history = new();
     private readonly Dictionary<string, (NodeCounterValues Counters, long AtMs)> _previous = new(StringComparer.Ordinal);
     private CancellationTokenSource? _loop;
+    // A stopping loop may still be sampling when a new one starts: one sample at a time (_previous is not shared-safe).
+    private readonly SemaphoreSlim _sampling = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
 
     /// <summary>Listeners now (tests, and a log line when the sampler starts).</summary>
@@ -75,12 +77,14 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
             do
             {
                 string json;
+                await _sampling.WaitAsync(ct);
                 try { json = JsonSerializer.Serialize(await SampleAsync(ct), Json); }
                 catch (Exception ex) when (!ct.IsCancellationRequested)
                 {
                     logger.LogWarning("Dashboard sample failed: {Error}", ex.Message);
                     continue;
                 }
+                finally { _sampling.Release(); }
                 lock (_gate)
                 {
                     _history.AddLast(json);

@@ -197,7 +197,7 @@ function initCharts() {
   state.charts.ratio = makeChart("chart-ratio", [
     { key: "hitRatio", label: "hit ratio %", color: "#1e8449", scale: "pct" },
     { key: "byteHitRatio", label: "byte hit ratio %", color: "#2a6fdb", scale: "pct" }], [{ scale: "pct", values: (u, v) => v.map((x) => x + " %"), size: 60 }]);
-  const perSecond = { values: (u, v) => v.map((x) => bytes(x) + "/s"), size: 80 };
+  const perSecond = { values: (u, v) => v.map((x) => bytes(x) + "/s"), size: 95 };
   state.charts.bandwidth = makeChart("chart-bandwidth", [
     { key: "toClients", label: "to clients", color: "#2a6fdb" },
     { key: "fromOrigins", label: "from origins", color: "#e67e22" }], [perSecond]);
