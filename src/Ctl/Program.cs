@@ -34,9 +34,10 @@ root.Subcommands.Add(status);
 // stats
 var statsNode = new Option<string?>("--node") { Description = "Only this node (by name)" };
 var watch = new Option<bool>("--watch", "-w") { Description = "Keep printing updates until Ctrl+C" };
-var interval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 5 };
-var stats = new Command("stats", "Requests by outcome, bytes, origin latency and store figures, cluster-wide and per node") { statsNode, watch, interval };
-stats.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.StatsAsync(c, p.GetValue(statsNode), p.GetValue(watch), p.GetValue(interval), t)));
+var interval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 1 };
+var count = new Option<int>("--count") { Description = "With --watch: stop after this many updates (0: until Ctrl+C)" };
+var stats = new Command("stats", "Requests by outcome, bytes, origin latency and store figures, cluster-wide and per node; --watch: live per-second rates") { statsNode, watch, interval, count };
+stats.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.StatsAsync(c, p.GetValue(statsNode), p.GetValue(watch), p.GetValue(interval), p.GetValue(count), t)));
 root.Subcommands.Add(stats);
 
 // purge
