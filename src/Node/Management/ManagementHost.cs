@@ -24,6 +24,7 @@ public static class ManagementHost
         var services = builder.Services;
         services.AddSingleton(addresses);
         services.AddSingleton<ProxyCounters>();
+        services.AddSingleton<RequestFigures>();
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<StatsMiddleware>();
