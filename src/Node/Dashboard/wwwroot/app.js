@@ -115,6 +115,10 @@ function addSample(s, redraw) {
   const t = s.t / 1000;
   const d = state.data;
   const push = (key, v) => { (d[key] ||= []).push(v == null ? null : v); if (d[key].length > HISTORY) d[key].shift(); };
+  // A pause in sampling (nobody was watching): a gap in the lines, not a straight line across it.
+  if (d.t && d.t.length && t - d.t[d.t.length - 1] > 3) {
+    for (const key of Object.keys(d)) push(key, key === "t" ? d.t[d.t.length - 1] + 1 : null);
+  }
   push("t", t);
   OUTCOMES.forEach((o) => push(o, c[o]));
   push("hitRatio", c.hitRatio == null ? null : c.hitRatio * 100);
