@@ -34,7 +34,17 @@ public interface IManagementNodeGrain : IGrainWithStringKey
 
     /// <summary>Starts a graceful stop of this node (returns before it is gone).</summary>
     Task DrainAsync();
+
+    /// <summary>This node's hottest URLs and hosts now (decaying counts; largest by requests, or by bytes).</summary>
+    Task<TopReport> GetTopAsync(int limit, bool byBytes);
 }
+
+/// <summary>One URL or host and its decayed counts (requests, hits and bytes over about the last minutes).</summary>
+[GenerateSerializer, Immutable]
+public sealed record TopCount([property: Id(0)] string Key, [property: Id(1)] double Requests, [property: Id(2)] double Hits, [property: Id(3)] double Bytes);
+
+[GenerateSerializer, Immutable]
+public sealed record TopReport([property: Id(0)] TopCount[] Urls, [property: Id(1)] TopCount[] Hosts);
 
 public enum PurgeKind { Url, Host, Prefix, SurrogateKey }
 

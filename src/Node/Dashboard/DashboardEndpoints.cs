@@ -28,6 +28,7 @@ public static class DashboardEndpoints
         ["Drain"] = (DrainRequest.Parser, async (s, r, c) => await s.Drain((DrainRequest)r, c)),
         ["GetPolicy"] = (GetPolicyRequest.Parser, async (s, r, c) => await s.GetPolicy((GetPolicyRequest)r, c)),
         ["SetPolicy"] = (SetPolicyRequest.Parser, async (s, r, c) => await s.SetPolicy((SetPolicyRequest)r, c)),
+        ["GetTop"] = (TopRequest.Parser, async (s, r, c) => await s.GetTop((TopRequest)r, c)),
     };
 
     public static void Map(IEndpointRouteBuilder e)

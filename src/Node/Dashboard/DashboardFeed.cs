@@ -14,6 +14,8 @@ namespace CacheCluster.Node.Dashboard;
 public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, ILogger<DashboardFeed> logger) : IDisposable
 {
     public const int HistoryLength = 600; // ten minutes at one sample a second
+    public const int TopEvery = 5;
+    private const int TopLimit = 15;
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     /// <summary>A node slower than this is shown without fresh figures for that second rather than stalling the feed.</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
@@ -124,9 +126,18 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
                 r.Counters.StoreBytes, Observability.ProxyCounters.HitRatio(r.Counters), rates.Requests, r.RssBytes, r.CpuSeconds,
                 share.GetValueOrDefault(r.Name), ""));
         }
+        // The hottest URLs and hosts every few seconds (each asks every node for its tables).
+        DashboardTop? top = null;
+        if (SamplesTaken % TopEvery == 1)
+        {
+            var tops = await cluster.AskAllAsync(g => g.GetTopAsync(TopLimit * 3, false), ct, timeout: AskTimeout);
+            top = new DashboardTop(
+                [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Urls ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))],
+                [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Hosts ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))]);
+        }
         // Nodes that left stop being remembered.
         foreach (var gone in _previous.Keys.Where(k => answers.All(a => a.Name != k)).ToList()) _previous.Remove(gone);
-        return new DashboardSample(now, nodes, total, entries, storeBytes);
+        return new DashboardSample(now, nodes, total, entries, storeBytes, top);
     }
 
     public void Dispose()
@@ -136,7 +147,10 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     }
 }
 
-public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes);
+public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes, DashboardTop? Top);
+
+/// <summary>Cluster-wide hottest URLs and hosts (decaying counts), sent with every <see cref="DashboardFeed.TopEvery"/>th sample.</summary>
+public sealed record DashboardTop(TopCount[] Urls, TopCount[] Hosts);
 
 public sealed record DashboardNode(string Name, string State, long UptimeSeconds, string Version, long Entries, long StoreBytes,
     double HitRatio, double RequestsPerSecond, long RssBytes, double CpuSeconds, double KeySpaceShare, string Error);

@@ -25,6 +25,7 @@ public static class ManagementHost
         services.AddSingleton(addresses);
         services.AddSingleton<ProxyCounters>();
         services.AddSingleton<RequestFigures>();
+        services.AddSingleton<TopUrls>(_ => new TopUrls());
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<StatsMiddleware>();

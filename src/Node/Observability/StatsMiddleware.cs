@@ -9,7 +9,7 @@ namespace CacheCluster.Node.Observability;
 /// Wraps the proxy pipeline: when a request has been answered (its response fully sent), classifies it from
 /// its status and Cache-Status, counts it and its bytes to the client, and hands it to the access log.
 /// </summary>
-public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, AccessLogWriter accessLog)
+public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog)
 {
     /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
     private sealed class Request : ProxyRequestInfo
@@ -58,9 +58,10 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         long sent = r.Bytes is { } b ? b.Written - r.BytesBefore : ctx.Response.ContentLength ?? 0;
         counters.Count(outcome, sent);
         figures.Finished(outcome, status, cs, tunnel, Stopwatch.GetElapsedTime(r.Started));
-        if (!accessLog.Enabled) return;
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
+        if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
+        if (!accessLog.Enabled) return;
         accessLog.Write(new AccessRecord(
             r.StartedAt,
             Stopwatch.GetElapsedTime(r.Started),

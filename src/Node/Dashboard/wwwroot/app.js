@@ -132,6 +132,7 @@ function addSample(s, redraw) {
   push("evictions", c.evictions);
   state.samples++;
   state.last = s;
+  if (s.top) renderTop(s.top);
   if (redraw) { redrawCharts(); renderNodes(s); }
   else renderNodes(s);
 }
@@ -178,6 +179,21 @@ function renderNodes(s) {
       keyspace.appendChild(seg);
     }
   });
+}
+
+function renderTop(top) {
+  for (const [id, items] of [["top-urls", top.urls], ["top-hosts", top.hosts]]) {
+    const tbody = $(id).querySelector("tbody");
+    tbody.replaceChildren();
+    for (const i of items) {
+      const tr = document.createElement("tr");
+      cell(tr, i.key).title = i.key;
+      cell(tr, num(i.requests), "n");
+      cell(tr, i.requests > 0 ? pct(i.hits / i.requests) : "–", "n");
+      cell(tr, bytes(i.bytes), "n");
+      tbody.appendChild(tr);
+    }
+  }
 }
 
 // ---- charts (uPlot) ----------------------------------------------------------------------------------------

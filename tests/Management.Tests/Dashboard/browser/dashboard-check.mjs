@@ -67,6 +67,8 @@ try {
   if (before.equals(after)) throw new Error("the requests chart did not change while traffic flowed");
   const rate = await page.evaluate(() => Math.max(...window.dashboardState.data.hit.filter((v) => v != null)));
   step(`the requests chart moved with traffic (peak ${rate.toFixed(1)} hits/s)`);
+  await page.waitForFunction((url) => document.getElementById("top-urls").textContent.includes(url), TARGET, { timeout: 20000 });
+  step("the URL is in the hot-URL table");
   await shot(page, "dashboard.png");
 
   // 4. Inspect, then purge from the page: the next request is a miss.
