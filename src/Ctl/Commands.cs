@@ -57,7 +57,7 @@ public static class Commands
         return reply.Nodes.Any(n => n.Error.Length > 0) ? ExitCodes.Partial : ExitCodes.Ok;
     }
 
-    public static async Task<int> StatsAsync((Connection Conn, Context Ctx) c, string? node, bool watch, int interval, CancellationToken ct)
+    public static async Task<int> StatsAsync((Connection Conn, Context Ctx) c, string? node, bool watch, int interval, int count, CancellationToken ct)
     {
         if (!watch)
         {
@@ -65,17 +65,15 @@ public static class Commands
             if (c.Ctx.Json) PrintJson(stats); else PrintStats(stats);
             return stats.Nodes.Any(n => n.Error.Length > 0) ? ExitCodes.Partial : ExitCodes.Ok;
         }
+        if (!c.Ctx.Json) return await LiveStats.WatchAsync(c.Conn.Client, c.Conn.Options(ct, streaming: true), node, interval, count, ct);
         using var call = c.Conn.Client.WatchStats(new WatchStatsRequest { IntervalSeconds = interval, Node = node ?? "" }, c.Conn.Options(ct, streaming: true));
+        int shown = 0;
         try
         {
             await foreach (var stats in call.ResponseStream.ReadAllAsync(ct))
             {
-                if (c.Ctx.Json) PrintJson(stats, line: true);
-                else
-                {
-                    AnsiConsole.MarkupLine($"[grey]{DateTimeOffset.FromUnixTimeMilliseconds(stats.AtUnixMs):u}[/]");
-                    PrintStats(stats);
-                }
+                PrintJson(stats, line: true);
+                if (count > 0 && ++shown >= count) break;
             }
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && ct.IsCancellationRequested) { }

@@ -34,10 +34,24 @@ root.Subcommands.Add(status);
 // stats
 var statsNode = new Option<string?>("--node") { Description = "Only this node (by name)" };
 var watch = new Option<bool>("--watch", "-w") { Description = "Keep printing updates until Ctrl+C" };
-var interval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 5 };
-var stats = new Command("stats", "Requests by outcome, bytes, origin latency and store figures, cluster-wide and per node") { statsNode, watch, interval };
-stats.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.StatsAsync(c, p.GetValue(statsNode), p.GetValue(watch), p.GetValue(interval), t)));
+var interval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 1 };
+var count = new Option<int>("--count") { Description = "With --watch: stop after this many updates (0: until Ctrl+C)" };
+var stats = new Command("stats", "Requests by outcome, bytes, origin latency and store figures, cluster-wide and per node; --watch: live per-second rates") { statsNode, watch, interval, count };
+stats.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Commands.StatsAsync(c, p.GetValue(statsNode), p.GetValue(watch), p.GetValue(interval), p.GetValue(count), t)));
 root.Subcommands.Add(stats);
+
+// top
+var topHosts = new Option<bool>("--hosts") { Description = "Hosts instead of URLs" };
+var topBytes = new Option<bool>("--bytes") { Description = "Order by bytes sent instead of requests" };
+var topLimit = new Option<int>("--limit", "-n") { Description = "How many (1-1000)", DefaultValueFactory = _ => 20 };
+var topWatch = new Option<bool>("--watch", "-w") { Description = "Redraw every --interval seconds until Ctrl+C" };
+var topInterval = new Option<int>("--interval") { Description = "Seconds between updates with --watch", DefaultValueFactory = _ => 2 };
+var topCount = new Option<int>("--count") { Description = "With --watch: stop after this many updates (0: until Ctrl+C)" };
+var top = new Command("top", "The hottest URLs (or hosts) cluster-wide: requests, hit share and bytes in about the last two minutes")
+    { topHosts, topBytes, topLimit, topWatch, topInterval, topCount };
+top.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Top.RunAsync(c, p.GetValue(topHosts), p.GetValue(topBytes), p.GetValue(topLimit),
+    p.GetValue(topWatch), p.GetValue(topInterval), p.GetValue(topCount), t)));
+root.Subcommands.Add(top);
 
 // purge
 var purge = new Command("purge", "Remove entries cluster-wide (hot copies on every node too) and print how many went");

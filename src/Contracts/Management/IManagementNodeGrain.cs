@@ -34,7 +34,17 @@ public interface IManagementNodeGrain : IGrainWithStringKey
 
     /// <summary>Starts a graceful stop of this node (returns before it is gone).</summary>
     Task DrainAsync();
+
+    /// <summary>This node's hottest URLs and hosts now (decaying counts; largest by requests, or by bytes).</summary>
+    Task<TopReport> GetTopAsync(int limit, bool byBytes);
 }
+
+/// <summary>One URL or host and its decayed counts (requests, hits and bytes over about the last minutes).</summary>
+[GenerateSerializer, Immutable]
+public sealed record TopCount([property: Id(0)] string Key, [property: Id(1)] double Requests, [property: Id(2)] double Hits, [property: Id(3)] double Bytes);
+
+[GenerateSerializer, Immutable]
+public sealed record TopReport([property: Id(0)] TopCount[] Urls, [property: Id(1)] TopCount[] Hosts);
 
 public enum PurgeKind { Url, Host, Prefix, SurrogateKey }
 
@@ -53,6 +63,10 @@ public sealed record NodeReport
     [Id(5)] public required string[] ProxyAddresses { get; init; }
     [Id(6)] public required string[] ManagementAddresses { get; init; }
     [Id(7)] public required NodeCounterValues Counters { get; init; }
+    /// <summary>Resident memory of the node's process (nodes sharing a process, as in tests, report the same).</summary>
+    [Id(8)] public long RssBytes { get; init; }
+    /// <summary>CPU time the node's process has used since it started.</summary>
+    [Id(9)] public double CpuSeconds { get; init; }
 }
 
 /// <summary>A node's counters since it started (see docs/management.md for what each counts).</summary>

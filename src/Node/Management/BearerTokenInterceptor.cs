@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using CacheCluster.Node.Configuration;
 using Grpc.Core;
@@ -17,13 +16,13 @@ public sealed class BearerTokenInterceptor(NodeSettings settings) : Interceptor
     private void Check(ServerCallContext context)
     {
         if (_token is null || context.Method.StartsWith("/grpc.health.v1.", StringComparison.Ordinal)) return;
-        var header = context.RequestHeaders.GetValue("authorization");
-        if (header is null)
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "this management API needs a token: send 'authorization: Bearer <token>' (cachectl --token or CACHECTL_TOKEN)"));
-        const string scheme = "Bearer ";
-        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
-            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim()), _token))
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "the management token is wrong (compare with the node's Management:Token / Management:TokenFile)"));
+        switch (BearerToken.Check(_token, context.RequestHeaders.GetValue("authorization")))
+        {
+            case BearerToken.Result.Missing:
+                throw new RpcException(new Status(StatusCode.Unauthenticated, "this management API needs a token: send 'authorization: Bearer <token>' (cachectl --token or CACHECTL_TOKEN)"));
+            case BearerToken.Result.Wrong:
+                throw new RpcException(new Status(StatusCode.Unauthenticated, "the management token is wrong (compare with the node's Management:Token / Management:TokenFile)"));
+        }
     }
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)

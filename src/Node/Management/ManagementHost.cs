@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Management;
 
 /// <summary>
 /// Wires the management plane into a node: its own listeners (Management:Listen; never the proxy port)
-/// serving gRPC (CacheManagement, grpc.health.v1, reflection) and plain HTTP/1.1 GET /metrics,
+/// serving gRPC (CacheManagement, grpc.health.v1, reflection), the web dashboard (/ui/) and plain HTTP/1.1 GET /metrics,
 /// /healthz/live and /healthz/ready; the stats middleware, origin meter, access log and runtime policy.
 /// </summary>
 public static class ManagementHost
@@ -24,6 +24,8 @@ public static class ManagementHost
         var services = builder.Services;
         services.AddSingleton(addresses);
         services.AddSingleton<ProxyCounters>();
+        services.AddSingleton<RequestFigures>();
+        services.AddSingleton<TopUrls>(_ => new TopUrls());
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<StatsMiddleware>();
@@ -35,6 +37,8 @@ public static class ManagementHost
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
+        services.AddSingleton<CacheCluster.Node.Dashboard.DashboardFeed>();
+        services.AddSingleton<CacheCluster.Node.Dashboard.KeySpaceShare>();
         services.AddHostedService<PolicySync>();
         services.AddSingleton<CacheCluster.Node.Hosting.ConfigReload>(); // SIGHUP
         services.AddHostedService(sp => sp.GetRequiredService<CacheCluster.Node.Hosting.ConfigReload>());
@@ -97,6 +101,7 @@ public static class ManagementHost
                 e.MapGet("/healthz/ready", (Readiness readiness) => readiness.NotReadyReason() is { } reason
                     ? Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
                     : Results.Text("ready\n"));
+                CacheCluster.Node.Dashboard.DashboardEndpoints.Map(e); // /ui/: the web dashboard
                 e.MapGet("/metrics", async (HttpContext ctx, MetricsExporter metrics) =>
                 {
                     ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -106,7 +111,7 @@ public static class ManagementHost
             branch.Run(ctx =>
             {
                 ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                return ctx.Response.WriteAsync("not found: this is the management port (gRPC, /metrics, /healthz/live, /healthz/ready)\n");
+                return ctx.Response.WriteAsync("not found: this is the management port (gRPC, /ui/, /metrics, /healthz/live, /healthz/ready)\n");
             });
         });
         app.Use(app.Services.GetRequiredService<StatsMiddleware>().Middleware);

@@ -27,6 +27,7 @@ public sealed class ManagementNodeGrain(
     IHostApplicationLifetime lifetime,
     CacheCluster.Grains.Protocol.HotCopies.HotEntries hot,
     CacheCluster.Node.Guard.DestinationGuard guard,
+    TopUrls top,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     public async Task<int[]> GetListenerPortsAsync()
@@ -61,6 +62,8 @@ public sealed class ManagementNodeGrain(
             ProxyAddresses = proxy,
             ManagementAddresses = [.. management.Uris.Select(u => u.ToString())],
             Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions), // live log bytes (memory + disk)
+            RssBytes = Environment.WorkingSet,
+            CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
         };
     }
 
@@ -99,6 +102,13 @@ public sealed class ManagementNodeGrain(
         var applied = policy.Apply(snapshot, sections);
         logger.LogInformation("Runtime policy changed ({Sections}); version {Version}", string.Join(", ", sections), applied.Version);
         return Task.FromResult(applied);
+    }
+
+    public Task<TopReport> GetTopAsync(int limit, bool byBytes)
+    {
+        var (urls, hosts) = top.Top(Math.Clamp(limit, 1, TopUrls.Keep), byBytes);
+        static TopCount[] Map(TopUrls.Item[] items) => [.. items.Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))];
+        return Task.FromResult(new TopReport(Map(urls), Map(hosts)));
     }
 
     public Task DrainAsync()

@@ -42,6 +42,8 @@ public sealed class ManagementService(
                 status.Entries = r.Counters.StoreEntries;
                 status.StoreBytes = r.Counters.StoreBytes;
                 status.HitRatio = ProxyCounters.HitRatio(r.Counters);
+                status.RssBytes = r.RssBytes;
+                status.CpuSeconds = r.CpuSeconds;
                 status.ProxyAddresses.AddRange(r.ProxyAddresses);
                 status.ManagementAddresses.AddRange(r.ManagementAddresses);
             }
@@ -249,6 +251,23 @@ public sealed class ManagementService(
         reply.Nodes.AddRange(answers.Select(a => a.Name));
         return reply;
     }
+
+    public override async Task<TopReply> GetTop(TopRequest request, ServerCallContext context)
+    {
+        if (request.Limit is < 0 or > 1000) throw Invalid("limit", $"must be from 1 to 1000 (got {request.Limit}; 0 means 20)");
+        int limit = request.Limit == 0 ? 20 : request.Limit;
+        // Each node's own top, a little deeper than asked, so a key just below the cut on several nodes still sums right more often.
+        var answers = await cluster.AskAllAsync(g => g.GetTopAsync(Math.Min(1000, limit * 3), request.ByBytes), context.CancellationToken);
+        var reply = new TopReply();
+        reply.Urls.AddRange(Merge(answers.SelectMany(a => a.Value?.Urls ?? []), limit, request.ByBytes));
+        reply.Hosts.AddRange(Merge(answers.SelectMany(a => a.Value?.Hosts ?? []), limit, request.ByBytes));
+        return reply;
+    }
+
+    internal static IEnumerable<TopItem> Merge(IEnumerable<TopCount> counts, int limit, bool byBytes) =>
+        counts.GroupBy(c => c.Key, StringComparer.Ordinal)
+            .Select(g => new TopItem { Key = g.Key, Requests = g.Sum(c => c.Requests), Hits = g.Sum(c => c.Hits), Bytes = g.Sum(c => c.Bytes) })
+            .OrderByDescending(i => byBytes ? i.Bytes : i.Requests).Take(limit);
 
     // ---- helpers ----------------------------------------------------------------------------------------
 

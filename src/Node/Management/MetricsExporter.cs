@@ -12,12 +12,16 @@ namespace CacheCluster.Node.Management;
 /// A registry of its own per node (several nodes may share a process in tests); values are read from the
 /// node's counters when scraped, so the request path only increments plain counters.
 /// </summary>
-public sealed class MetricsExporter
+public sealed class MetricsExporter : IDisposable
 {
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly RuntimeMetrics _runtime;
+
+    /// <summary>Buckets (seconds) of the client request duration histogram: a memory hit to a long download.</summary>
+    private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
     public MetricsExporter(NodeSettings settings, ProxyCounters counters, EntryStore store, StoreCensus census, HotEntries hot,
-        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus)
+        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures)
     {
         _registry.SetStaticLabels(new Dictionary<string, string> { ["node"] = settings.NodeName });
         var f = Metrics.WithCustomRegistry(_registry);
@@ -48,6 +52,18 @@ public sealed class MetricsExporter
         var activations = f.CreateGauge("cachecluster_grain_activations", "Grain activations on this node by grain type (CacheEntryGrain: entries with an active owner here; refreshed at most every 15 s).", "grain");
         var dropped = f.CreateCounter("cachecluster_access_log_dropped_total", "Access-log lines dropped because the writer fell behind.");
 
+        var duration = f.CreateHistogram("cachecluster_request_duration_seconds",
+            "Proxy requests from their start to their last byte sent, by outcome (CONNECT: the tunnel's life).",
+            new HistogramConfiguration { Buckets = DurationBuckets, LabelNames = ["outcome"] });
+        var statuses = f.CreateCounter("cachecluster_responses_total", "Proxy responses by status class (1xx..5xx; other: none sent).", "code");
+        var inFlight = f.CreateGauge("cachecluster_requests_in_flight", "Proxy requests (and CONNECT tunnels) not finished yet.");
+        var tunnels = f.CreateGauge("cachecluster_tunnels_open", "CONNECT tunnels open now.");
+        var rejections = f.CreateCounter("cachecluster_rejections_total",
+            "Requests the proxy refused itself, by reason (rule: an access rule; auth: 407; rate: per-client or per-user limit; guard: the destination guard; connect-port; other).", "reason");
+        _runtime = new RuntimeMetrics(_registry);
+
+        var durationByOutcome = Enum.GetValues<RequestOutcome>().Select(o => duration.WithLabels(o.ToString().ToLowerInvariant())).ToArray();
+        figures.DurationObserved = (outcome, seconds) => durationByOutcome[(int)outcome].Observe(seconds);
         counters.LatencyObserved = latency.Observe;
         _registry.AddBeforeCollectCallback(() =>
         {
@@ -79,6 +95,12 @@ public sealed class MetricsExporter
             members.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
             dropped.IncTo(accessLog.Dropped);
             foreach (var (type, count) in grainCensus.Last()) activations.WithLabels(type).Set(count);
+            for (int k = 1; k <= 5; k++) statuses.WithLabels($"{k}xx").IncTo(figures.StatusClass(k));
+            statuses.WithLabels("other").IncTo(figures.StatusClass(0));
+            inFlight.Set(figures.InFlight);
+            tunnels.Set(figures.TunnelsOpen);
+            foreach (var reason in Enum.GetValues<RejectionReason>())
+                rejections.WithLabels(reason == RejectionReason.ConnectPort ? "connect-port" : reason.ToString().ToLowerInvariant()).IncTo(figures.Rejections(reason));
         });
     }
 
@@ -90,4 +112,6 @@ public sealed class MetricsExporter
     };
 
     public Task WriteAsync(Stream output, CancellationToken ct) => _registry.CollectAndExportAsTextAsync(output, ct);
+
+    public void Dispose() => _runtime.Dispose();
 }

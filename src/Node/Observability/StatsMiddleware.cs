@@ -9,7 +9,7 @@ namespace CacheCluster.Node.Observability;
 /// Wraps the proxy pipeline: when a request has been answered (its response fully sent), counts it by the
 /// outcome the request path recorded and its bytes to the client, and hands it to the access log.
 /// </summary>
-public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter accessLog)
+public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog)
 {
     /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
     private sealed class Request : ProxyRequestInfo
@@ -42,6 +42,7 @@ public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter acce
             StartedAt = accessLog.Enabled ? DateTimeOffset.UtcNow : default,
         };
         ctx.Features.Set<ProxyRequestInfo>(request);
+        figures.Started(HttpMethods.IsConnect(ctx.Request.Method));
         ctx.Response.OnCompleted(OnCompleted, request);
         return next(ctx);
     };
@@ -55,11 +56,13 @@ public sealed class StatsMiddleware(ProxyCounters counters, AccessLogWriter acce
         var outcome = r.Outcome ?? OutcomeClassifier.Unrecorded(status, tunnel);
         long sent = r.Bytes is { } b ? b.Written - r.BytesBefore : ctx.Response.ContentLength ?? 0;
         counters.Count(outcome, sent);
-        if (!accessLog.Enabled) return;
         var cacheStatus = ctx.Response.Headers["Cache-Status"]; // logged as sent
         string? cs = cacheStatus.Count == 0 ? null : cacheStatus[cacheStatus.Count - 1];
+        figures.Finished(outcome, status, cs, tunnel, Stopwatch.GetElapsedTime(r.Started));
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
+        if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
+        if (!accessLog.Enabled) return;
         accessLog.Write(new AccessRecord(
             r.StartedAt,
             Stopwatch.GetElapsedTime(r.Started),
