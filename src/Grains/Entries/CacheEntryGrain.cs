@@ -36,6 +36,9 @@ public sealed class CacheEntryGrain(
     /// <summary>A fill with no progress for this long is presumed dead (its node crashed or hung).</summary>
     private static readonly TimeSpan FillStallLimit = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a waiting follower checks whether the fill's leading node was declared dead.</summary>
+    private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a follower waits for the leader's outcome before fetching on its own.</summary>
     private static readonly TimeSpan FollowWait = TimeSpan.FromSeconds(20);
 
@@ -62,6 +65,8 @@ public sealed class CacheEntryGrain(
         public long Bytes;
         public byte[]? FirstChunk;
         public DateTime LastActivityUtc;
+        /// <summary>The node whose request leads this fill (null if unknown): its death ends the fill at once.</summary>
+        public SiloAddress? Leader;
         public EntryHead? Head;
         public bool Done;
         public bool Lost;
@@ -179,7 +184,7 @@ public sealed class CacheEntryGrain(
         var now = DateTime.UtcNow;
         if (_fill is { } running)
         {
-            if (!running.Stalled(now)) return new FillTicket(running.Id, IsLeader: false, EntryStore.MaxChunkBytes);
+            if (!running.Stalled(now) && !LeaderDead(running)) return new FillTicket(running.Id, IsLeader: false, EntryStore.MaxChunkBytes);
             logger.LogWarning("Fill of {Key} stalled for {Seconds} s (its node may have failed); starting a new one",
                 running.CacheKey, (int)(now - running.LastActivityUtc).TotalSeconds);
             End(running, lost: true);
@@ -191,6 +196,7 @@ public sealed class CacheEntryGrain(
             Floor = store.ChunkFloor,
             CacheKey = cacheKey,
             LastActivityUtc = now,
+            Leader = FillLeader.FromContext(),
         };
         return new FillTicket(_fill.Id, IsLeader: true, EntryStore.MaxChunkBytes);
     }
@@ -309,9 +315,15 @@ public sealed class CacheEntryGrain(
     {
         var fill = Find(fillId);
         if (fill is null) return FillOutcome.Pass;
-        FillOutcome outcome;
-        try { outcome = await fill.Outcome.Task.WaitAsync(FollowWait); }
-        catch (TimeoutException) { return FillOutcome.Pass; }
+        // Waited for in short slices: a leader declared dead meanwhile ends the fill (followers fetch on their own).
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!fill.Outcome.Task.IsCompleted)
+        {
+            if (waited.Elapsed >= FollowWait) return FillOutcome.Pass;
+            if (LeaderDead(fill)) End(fill, lost: true);
+            else await Task.WhenAny(fill.Outcome.Task, Task.Delay(LeaderCheckInterval));
+        }
+        var outcome = await fill.Outcome.Task;
         // A fill that already committed hands out the committed head (its final length is known).
         return outcome.Kind == FillOutcomeKind.Stream && fill.Head is { } head ? new FillOutcome(FillOutcomeKind.Stream, head) : outcome;
     }
@@ -339,8 +351,18 @@ public sealed class CacheEntryGrain(
             }
             if (fill.Done) return FollowChunk.EndOfBody;
             if (fill.Lost || fill.Stalled(DateTime.UtcNow)) return FollowChunk.Gone;
-            await Task.WhenAny(fill.Progress, Task.Delay(FillStallLimit));
+            if (LeaderDead(fill)) { End(fill, lost: true); return FollowChunk.Gone; }
+            await Task.WhenAny(fill.Progress, Task.Delay(LeaderCheckInterval));
         }
+    }
+
+    /// <summary>A running fill whose leading node has been declared dead will never progress.</summary>
+    private bool LeaderDead(Fill fill)
+    {
+        if (fill.Done || fill.Lost || fill.Leader is not { } leader || !ranking.IsDead(leader)) return false;
+        logger.LogWarning("Fill of {Key} ended: its leading node {Node} was declared dead; followers fetch on their own",
+            fill.CacheKey, leader);
+        return true;
     }
 
     private Fill? Find(long fillId) =>

@@ -51,6 +51,9 @@ public sealed class OwnerRanking(IClusterMembershipService membership, IClusterM
         return (first, second);
     }
 
+    /// <summary>True once membership has declared <paramref name="silo"/> dead (it never comes back under that address).</summary>
+    public bool IsDead(SiloAddress silo) => membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
+
     public ViewVersion Version => new(membership.CurrentSnapshot.Version, manifests.Current.Version);
 
     /// <summary>

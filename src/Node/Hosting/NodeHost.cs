@@ -87,6 +87,8 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
+            // Fills carry their leader's node, so a fill whose node dies ends at once (src/Grains/Entries/FillLeader.cs).
+            silo.AddOutgoingGrainCallFilter<CacheCluster.Grains.Entries.FillLeader>();
             silo.Services.AddSingleton(new CacheCluster.Grains.Hot.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
             silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();

@@ -140,8 +140,8 @@ public sealed class HostsCluster : IAsyncDisposable
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return ""; }
     }
 
-    public string AllOutput() =>
-        string.Join("\n", _retired.Concat(Nodes.Values).Select(n => $"---- {n.Name} at {n.Address} (pid {(n.HasExited ? "exited" : n.Pid)}) ----\n{Tail(n.Output, 20000)}"));
+    public string AllOutput(bool full = false) =>
+        string.Join("\n", _retired.Concat(Nodes.Values).Select(n => $"---- {n.Name} at {n.Address} (pid {(n.HasExited ? "exited" : n.Pid)}) ----\n{(full ? n.Output : Tail(n.Output, 20000))}"));
 
     private static string Tail(string s, int max) => s.Length <= max ? s : "…" + s[^max..];
 
