@@ -198,6 +198,7 @@ public sealed class CacheEntryGrain(
             LastActivityUtc = now,
             Leader = FillLeader.FromContext(),
         };
+        logger.LogDebug("Fill of {Key} led by {Leader}", cacheKey, _fill.Leader?.ToString() ?? "an unknown node");
         return new FillTicket(_fill.Id, IsLeader: true, EntryStore.MaxChunkBytes);
     }
 

@@ -13,7 +13,7 @@ public sealed class FillLeader(ILocalSiloDetails local) : IOutgoingGrainCallFilt
     public const string ContextKey = "cc-fill-leader";
 
     public Task Invoke(IOutgoingGrainCallContext context) =>
-        context.InterfaceMethod?.Name == nameof(ICacheEntryGrain.BeginFillAsync) ? Tagged(context) : context.Invoke();
+        context.MethodName == nameof(ICacheEntryGrain.BeginFillAsync) ? Tagged(context) : context.Invoke();
 
     private async Task Tagged(IOutgoingGrainCallContext context)
     {

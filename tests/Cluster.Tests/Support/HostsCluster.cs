@@ -25,6 +25,8 @@ public sealed class HostsCluster : IAsyncDisposable
     private readonly Dictionary<int, string> _dirs = [];
     private readonly List<NodeProcess> _retired = [];
     private readonly HttpClient _plain = new() { Timeout = TimeSpan.FromSeconds(5) };
+    /// <summary>Once a node has been ready the schema exists: later starts skip creating it, as a restarted pod would.</summary>
+    private bool _schemaCreated;
 
     public HostsNetwork Network { get; }
     public TcpForwarder Database { get; }
@@ -90,6 +92,7 @@ public sealed class HostsCluster : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:CacheCluster=Information",
             .. FastDetection,
+            .. _schemaCreated ? ["--Cluster:CreateSchema=false"] : Array.Empty<string>(),
             .. ExtraArgs,
             .. extra,
         ], Network.Namespace(host), address);
@@ -109,7 +112,7 @@ public sealed class HostsCluster : IAsyncDisposable
             try
             {
                 using var r = await _plain.GetAsync(new Uri(ManagementUri(host), "healthz/ready"));
-                if (r.StatusCode == HttpStatusCode.OK) return;
+                if (r.StatusCode == HttpStatusCode.OK) { _schemaCreated = true; return; }
                 last = $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}";
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { last = e.Message; }
