@@ -19,7 +19,7 @@ public class PartitionTests(PostgresFixture pg, ITestOutputHelper output)
         await using var _ = cluster;
         var test = Stopwatch.StartNew();
         for (int h = 1; h <= 3; h++) cluster.Start(h);
-        await Task.WhenAll(Enumerable.Range(1, 3).Select(h => cluster.WaitReadyAsync(h, TimeSpan.FromSeconds(60))));
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(h => cluster.WaitReadyAsync(h, TimeSpan.FromSeconds(120))));
         await cluster.WaitForMembersAsync(rows => HostsCluster.ActiveCount(rows) == 3, TimeSpan.FromSeconds(20), "three Active silos");
         output.WriteLine($"{test.Elapsed.TotalSeconds:0.0} s: 3 nodes ready on {cluster.Network.HostAddress(1)}..{cluster.Network.HostAddress(3)}");
 

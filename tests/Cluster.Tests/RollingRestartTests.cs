@@ -21,7 +21,7 @@ public class RollingRestartTests(PostgresFixture pg, ITestOutputHelper output)
         Skip.If(cluster is null, $"needs network namespaces for nodes as separate hosts: {why}");
         await using var _ = cluster;
         for (int h = 1; h <= 3; h++) cluster.Start(h);
-        await Task.WhenAll(Enumerable.Range(1, 3).Select(h => cluster.WaitReadyAsync(h, TimeSpan.FromSeconds(60))));
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(h => cluster.WaitReadyAsync(h, TimeSpan.FromSeconds(120))));
         await cluster.WaitForMembersAsync(rows => HostsCluster.ActiveCount(rows) == 3, TimeSpan.FromSeconds(20), "three Active silos");
 
         // The Service's endpoints: a node leaves the rotation before its SIGTERM and comes back once ready.
