@@ -4,8 +4,8 @@ using Orleans.Runtime;
 namespace CacheCluster.Grains.Entries;
 
 /// <summary>
-/// Tells an entry's owner which node leads a fill: BeginFillAsync calls carry the calling silo's address in the
-/// request context, so the owner can end a fill at once when that node is declared dead (a partition, a crash)
+/// Tells an entry's owner which node leads a fill: the calls that can start one (LookupAsync asking for a fill,
+/// BeginFillAsync) carry the calling silo's address in the request context, so the owner can end a fill at once when that node is declared dead (a partition, a crash)
 /// instead of keeping its followers waiting for the 30 s stall limit.
 /// </summary>
 public sealed class FillLeader(ILocalSiloDetails local) : IOutgoingGrainCallFilter
@@ -13,7 +13,9 @@ public sealed class FillLeader(ILocalSiloDetails local) : IOutgoingGrainCallFilt
     public const string ContextKey = "cc-fill-leader";
 
     public Task Invoke(IOutgoingGrainCallContext context) =>
-        context.MethodName == nameof(ICacheEntryGrain.BeginFillAsync) ? Tagged(context) : context.Invoke();
+        context.MethodName is nameof(ICacheEntryGrain.BeginFillAsync)
+            || (context.MethodName is nameof(ICacheEntryGrain.LookupAsync) && context.Request.GetArgument(1) is true)
+            ? Tagged(context) : context.Invoke();
 
     private async Task Tagged(IOutgoingGrainCallContext context)
     {
