@@ -92,7 +92,7 @@ done
 # metric I NAME [LABELS]: the sum of a metric's samples on node I (0 when absent).
 metric() {
   curl -sS --max-time 10 "http://127.0.0.1:${NMGMT[$1]}/metrics" 2>/dev/null \
-    | awk -v name="$2" -v labels="${3:-}" '$1 ~ "^"name"({|$)" && index($1, labels) { s += $2 } END { printf "%.0f", s }'
+    | awk -v name="$2" -v labels="${3:-}" '$1 ~ "^"name"({|$)" && (labels == "" || index($1, labels)) { s += $2 } END { printf "%.0f", s }'
 }
 mkdir -p "$(dirname "$CSV")"
 echo "elapsed_s,node,rss_kib,fds,activations,entry_activations,store_entries,store_disk_bytes,requests,errors,hits,load1" >"$CSV"
