@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.TestOrigin;
@@ -5,7 +6,13 @@ namespace CacheCluster.TestOrigin;
 /// <summary>Options for <see cref="OriginServer.StartAsync"/>.</summary>
 public sealed class OriginOptions
 {
-    /// <summary>HTTP port on 127.0.0.1; 0 (the default) picks a free port.</summary>
+    /// <summary>
+    /// The address to listen on: 127.0.0.1 (the default), or an address of a test network the test created itself
+    /// (nodes in network namespaces reach the origin there).
+    /// </summary>
+    public IPAddress Address { get; set; } = IPAddress.Loopback;
+
+    /// <summary>HTTP port on <see cref="Address"/>; 0 (the default) picks a free port.</summary>
     public int Port { get; set; }
 
     /// <summary>Also listen for HTTPS (self-signed certificate for localhost / 127.0.0.1 made in-process).</summary>

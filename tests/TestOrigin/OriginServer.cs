@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace CacheCluster.TestOrigin;
 
 /// <summary>
-/// A scriptable origin web server on 127.0.0.1 (Kestrel). Endpoints are described in tests/TestOrigin/README.md.
+/// A scriptable origin web server on 127.0.0.1 (or a test network address, <see cref="OriginOptions.Address"/>; Kestrel). Endpoints are described in tests/TestOrigin/README.md.
 /// Every request is counted and recorded before its response starts, so a test can assert on
 /// <see cref="RequestCount(string)"/> as soon as it has the response headers.
 /// </summary>
@@ -62,7 +62,7 @@ public sealed partial class OriginServer : IAsyncDisposable
             k.Limits.MinResponseDataRate = null;
             k.Limits.MaxRequestLineSize = 64 * 1024;
             k.Limits.MaxRequestHeadersTotalSize = 256 * 1024;
-            k.Listen(IPAddress.Loopback, options.Port, l => l.Protocols = HttpProtocols.Http1);
+            k.Listen(options.Address, options.Port, l => l.Protocols = HttpProtocols.Http1);
             if (certificate is not null)
             {
                 k.Listen(IPAddress.Loopback, options.HttpsPort, l =>
@@ -93,7 +93,8 @@ public sealed partial class OriginServer : IAsyncDisposable
         foreach (var address in addresses)
         {
             var uri = new Uri(address);
-            var normalised = new Uri($"{uri.Scheme}://127.0.0.1:{uri.Port}/");
+            var host = options.Address.Equals(IPAddress.Loopback) || uri.Scheme == Uri.UriSchemeHttps ? "127.0.0.1" : options.Address.ToString();
+            var normalised = new Uri($"{uri.Scheme}://{host}:{uri.Port}/");
             if (uri.Scheme == Uri.UriSchemeHttps) https = normalised; else http = normalised;
         }
         if (http is null)

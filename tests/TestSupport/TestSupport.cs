@@ -13,13 +13,14 @@ public sealed class NodeProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private NodeProcess(Process process, string name, int proxyPort, int siloPort)
+    private NodeProcess(Process process, string name, int proxyPort, int siloPort, IPAddress address)
     {
         _process = process;
         Name = name;
         ProxyPort = proxyPort;
         SiloPort = siloPort;
-        ProxyUri = new Uri($"http://127.0.0.1:{proxyPort}/");
+        Address = address;
+        ProxyUri = new Uri($"http://{address}:{proxyPort}/");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -29,6 +30,8 @@ public sealed class NodeProcess : IAsyncDisposable
     public string Name { get; }
     public int ProxyPort { get; }
     public int SiloPort { get; }
+    /// <summary>Where the proxy listens: 127.0.0.1, or the node's address in its own network namespace.</summary>
+    public IPAddress Address { get; }
     public Uri ProxyUri { get; }
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
@@ -50,21 +53,27 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts `dotnet CacheCluster.Node.dll args...` (no readiness wait).</summary>
-    public static NodeProcess Start(string name, int proxyPort, int siloPort, IEnumerable<string> args)
+    /// <summary>
+    /// Starts `dotnet CacheCluster.Node.dll args...` (no readiness wait); with <paramref name="netns"/>, inside that
+    /// network namespace (`ip netns exec` replaces itself with dotnet, so <see cref="Pid"/> is the node's) with its
+    /// proxy on <paramref name="address"/>.
+    /// </summary>
+    public static NodeProcess Start(string name, int proxyPort, int siloPort, IEnumerable<string> args, string? netns = null, IPAddress? address = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+            foreach (var a in new[] { "netns", "exec", netns, "dotnet" }) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(NodeDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // Parallel nodes must not all take the default management port (127.0.0.1:3129).
         if (!psi.ArgumentList.Any(a => a.StartsWith("--Management:Listen", StringComparison.OrdinalIgnoreCase)))
             psi.ArgumentList.Add("--Management:Listen=127.0.0.1:0");
-        return new NodeProcess(Process.Start(psi)!, name, proxyPort, siloPort);
+        return new NodeProcess(Process.Start(psi)!, name, proxyPort, siloPort, address ?? IPAddress.Loopback);
     }
 
     /// <summary>
@@ -107,7 +116,7 @@ public sealed class NodeProcess : IAsyncDisposable
             try
             {
                 using var tcp = new TcpClient();
-                await tcp.ConnectAsync(IPAddress.Loopback, ProxyPort);
+                await tcp.ConnectAsync(Address, ProxyPort);
                 return;
             }
             catch (SocketException) { await Task.Delay(100); }

@@ -10,6 +10,9 @@ public static class FillLimits
     /// or hung): the next request replaces it, and followers waiting for a chunk are cut off.</summary>
     public static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a waiting follower checks whether the fill's leading node was declared dead (then the fill ends at once).</summary>
+    public static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a follower waits for the leader's outcome before it fetches on its own.</summary>
     public static readonly TimeSpan FollowWait = TimeSpan.FromSeconds(20);
 

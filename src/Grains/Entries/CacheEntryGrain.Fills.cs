@@ -24,11 +24,20 @@ public sealed partial class CacheEntryGrain
     /// <summary>Follow the running fill, or lead a new one (replacing a stalled one).</summary>
     private FillRole JoinFill(string cacheKey)
     {
-        var role = _fills.Join(cacheKey, out var replaced);
+        var leader = FillLeaderTag.FromContext();
+        var role = _fills.Join(cacheKey, out var replaced, leader is null ? null : () => LeaderDead(leader, cacheKey));
         if (replaced is not null)
-            logger.LogWarning("Fill of {Key} stalled for {Seconds} s (its node may have failed); starting a new one",
+            logger.LogWarning("Fill of {Key} ended after {Seconds} s without progress or with its node declared dead; starting a new one",
                 replaced.CacheKey, (int)(DateTimeOffset.UtcNow - replaced.LastActivityUtc).TotalSeconds);
         return role;
+    }
+
+    /// <summary>Whether the node leading a fill of <paramref name="cacheKey"/> was declared dead (said once per fill, when it ends).</summary>
+    private bool LeaderDead(SiloAddress leader, string cacheKey)
+    {
+        if (!ranking.IsDead(leader)) return false;
+        logger.LogWarning("Fill of {Key} ended: its leading node {Node} was declared dead; its followers fetch on their own", cacheKey, leader);
+        return true;
     }
 
     public Task<FillAck> PublishAsync(long fillId, FillOutcome outcome)

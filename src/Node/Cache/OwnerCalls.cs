@@ -13,9 +13,13 @@ public static class OwnerCalls
 {
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
 
+    // Orleans gives up on a call whose owner cannot be placed in time (a partition, a node being declared dead) with
+    // an OperationCanceledException of no token ("Message expired before placement could complete"); a cancellation
+    // we asked for carries its cancelled token and is not a cluster failure.
     public static bool IsTransient(Exception ex) =>
         ex is StoreUnavailableException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-           or Orleans.Runtime.OrleansException { InnerException: System.Net.Sockets.SocketException or TimeoutException };
+           or Orleans.Runtime.OrleansException { InnerException: System.Net.Sockets.SocketException or TimeoutException }
+           or OperationCanceledException { CancellationToken.IsCancellationRequested: false };
 
     public static async Task<T> RetryOnceAsync<T>(Func<Task<T>> call, ILogger logger, string what)
     {

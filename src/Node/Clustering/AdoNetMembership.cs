@@ -14,7 +14,7 @@ public static class AdoNetMembership
 
     /// <summary>
     /// Configures the silo for AdoNet clustering. When Cluster:CreateSchema is true the schema is created (or
-    /// brought up to date) right here, before the silo starts; a database that cannot be used stops the node
+    /// brought up to date) right here, before the silo starts, else the database is checked; one that cannot be used stops the node
     /// with a <see cref="NodeConfigurationException"/> naming the key and the server.
     /// </summary>
     public static ISiloBuilder UseAdoNetMembership(this ISiloBuilder silo, ClusterSettings cluster, IConfiguration configuration)
@@ -22,13 +22,16 @@ public static class AdoNetMembership
         var connectionString = cluster.ConnectionString
             ?? throw new InvalidOperationException("AdoNet clustering without a connection string (NodeSettings validates this)");
 
-        if (cluster.CreateSchema)
+        using (var loggers = LoggerFactory.Create(b => b.AddConfiguration(configuration.GetSection("Logging")).AddSimpleConsole()))
         {
-            using var loggers = LoggerFactory.Create(b => b.AddConfiguration(configuration.GetSection("Logging")).AddSimpleConsole());
             var log = loggers.CreateLogger("CacheCluster.Node.Clustering");
             try
             {
-                PostgresSchema.EnsureAsync(connectionString, log, CancellationToken.None, cluster.ConnectionStringKey, TimeSpan.FromSeconds(15))
+                // Without schema creation the database is still checked first: a node started while it is away
+                // stops with one sentence naming the key and the server, not with Orleans' start-up failure.
+                (cluster.CreateSchema
+                    ? PostgresSchema.EnsureAsync(connectionString, log, CancellationToken.None, cluster.ConnectionStringKey, TimeSpan.FromSeconds(15))
+                    : PostgresSchema.CheckReachableAsync(connectionString, log, CancellationToken.None, cluster.ConnectionStringKey, TimeSpan.FromSeconds(15)))
                     .GetAwaiter().GetResult();
             }
             catch (ClusterDatabaseException ex)

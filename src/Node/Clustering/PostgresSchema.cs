@@ -47,8 +47,37 @@ public static class PostgresSchema
     /// until <paramref name="retryFor"/> has passed. Failures throw <see cref="ClusterDatabaseException"/> whose
     /// message names <paramref name="settingKey"/> and the server (host:port, database, user; never the password).
     /// </summary>
-    public static async Task EnsureAsync(string connectionString, ILogger logger, CancellationToken cancellationToken,
-        string settingKey, TimeSpan retryFor)
+    public static Task EnsureAsync(string connectionString, ILogger logger, CancellationToken cancellationToken,
+        string settingKey, TimeSpan retryFor) =>
+        WithRetryAsync(connectionString, logger, cancellationToken, settingKey, retryFor, "cannot create the cluster schema in", async started =>
+        {
+            var report = await RunScriptAsync(connectionString, cancellationToken);
+            logger.LogInformation(
+                "Cluster schema on {Server}: {Tables}; {Queries}; functions replaced ({Elapsed} ms)",
+                PostgresConnection.Describe(connectionString),
+                report.CreatedTables.Count == 0 ? "tables already present" : "created tables " + string.Join(", ", report.CreatedTables),
+                report.NewQueries.Count == 0 ? $"{QueryKeys.Length} OrleansQuery rows refreshed"
+                    : $"{report.NewQueries.Count} OrleansQuery rows added, {QueryKeys.Length - report.NewQueries.Count} refreshed",
+                started.ElapsedMilliseconds);
+        });
+
+    /// <summary>
+    /// With Cluster:CreateSchema=false: checks that the database answers and holds the membership table, with the
+    /// same retries, so a node started while the database is away stops with one clear sentence rather than an
+    /// Orleans start-up failure.
+    /// </summary>
+    public static Task CheckReachableAsync(string connectionString, ILogger logger, CancellationToken cancellationToken,
+        string settingKey, TimeSpan retryFor) =>
+        WithRetryAsync(connectionString, logger, cancellationToken, settingKey, retryFor, "cannot use the cluster database in", async _ =>
+        {
+            await using var conn = new NpgsqlConnection(connectionString);
+            await conn.OpenAsync(cancellationToken);
+            await using var cmd = new NpgsqlCommand("SELECT count(*) FROM OrleansMembershipVersionTable", conn);
+            await cmd.ExecuteScalarAsync(cancellationToken);
+        });
+
+    private static async Task WithRetryAsync(string connectionString, ILogger logger, CancellationToken cancellationToken,
+        string settingKey, TimeSpan retryFor, string failure, Func<Stopwatch, Task> operation)
     {
         var server = PostgresConnection.Describe(connectionString);
         var started = Stopwatch.StartNew();
@@ -58,14 +87,7 @@ public static class PostgresSchema
             attempt++;
             try
             {
-                var report = await RunScriptAsync(connectionString, cancellationToken);
-                logger.LogInformation(
-                    "Cluster schema on {Server}: {Tables}; {Queries}; functions replaced ({Elapsed} ms)",
-                    server,
-                    report.CreatedTables.Count == 0 ? "tables already present" : "created tables " + string.Join(", ", report.CreatedTables),
-                    report.NewQueries.Count == 0 ? $"{QueryKeys.Length} OrleansQuery rows refreshed"
-                        : $"{report.NewQueries.Count} OrleansQuery rows added, {QueryKeys.Length - report.NewQueries.Count} refreshed",
-                    started.ElapsedMilliseconds);
+                await operation(started);
                 return;
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
@@ -80,8 +102,7 @@ public static class PostgresSchema
                     await Task.Delay(delay, cancellationToken);
                     continue;
                 }
-                throw new ClusterDatabaseException(
-                    $"{settingKey}: cannot create the cluster schema in PostgreSQL at {server}: {PostgresConnection.Reason(ex)}", ex);
+                throw new ClusterDatabaseException($"{settingKey}: {failure} PostgreSQL at {server}: {PostgresConnection.Reason(ex)}", ex);
             }
         }
     }

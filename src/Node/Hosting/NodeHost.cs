@@ -92,6 +92,8 @@ public static class NodeHost
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
             silo.Services.AddSingleton(new CacheCluster.Grains.Protocol.HotCopies.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
+            // Fills carry their leader's node, so a fill whose node dies ends at once (Protocol/Fills/FillLeaderTag.cs).
+            silo.AddOutgoingGrainCallFilter<CacheCluster.Grains.Protocol.Fills.FillLeaderTag>();
             silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
             silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();
         });

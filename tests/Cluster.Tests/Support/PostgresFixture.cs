@@ -22,6 +22,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     private string _bin = "";
     private string _root = "";
+    private string _options = "";
     private string DataDir => Path.Combine(_root, "data");
 
     public int Port { get; private set; }
@@ -46,7 +47,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         for (var attempt = 1; ; attempt++)
         {
             Port = FreePort();
-            var options = $"-c listen_addresses=127.0.0.1 -c port={Port} -c unix_socket_directories={_root} " +
+            var options = _options = $"-c listen_addresses=127.0.0.1 -c port={Port} -c unix_socket_directories={_root} " +
                           "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
             try
             {
@@ -59,6 +60,17 @@ public sealed class PostgresFixture : IAsyncLifetime
         await RunAsync(Path.Combine(_bin, "createdb"), ["-h", "127.0.0.1", "-p", Port.ToString(), "-U", User, Database]);
         StartTime = clock.Elapsed;
     }
+
+    /// <summary>Stops the server (fast shutdown: sessions are disconnected), as an outage would; <see cref="StartAgainAsync"/> brings it back.</summary>
+    public async Task StopAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+    }
+
+    /// <summary>Starts the stopped server again on the same port.</summary>
+    public Task StartAgainAsync() =>
+        RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDir, "-l", Path.Combine(_root, "postgres.log"), "-w", "-t", "60", "-o", _options, "start"]);
 
     /// <summary>A fresh, empty database on this server (one per test keeps tests independent).</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)

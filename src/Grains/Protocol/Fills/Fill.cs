@@ -36,6 +36,15 @@ public sealed class Fill
     public EntryHead? Head { get; internal set; }
     public FillState State { get; internal set; } = FillState.Running;
 
+    /// <summary>
+    /// Whether the node whose request leads this fill has been declared dead (a crash, a partition); null when
+    /// the leader is unknown. A running fill whose leader is dead never progresses: it ends at once.
+    /// </summary>
+    public Func<bool>? LeaderDead { get; internal set; }
+
+    /// <summary>Running, and its leading node is known to be dead.</summary>
+    public bool Orphaned => State == FillState.Running && LeaderDead?.Invoke() == true;
+
     /// <summary>The leader's outcome; a fill that ends without one tells followers <see cref="FillOutcome.Pass"/>.</summary>
     internal TaskCompletionSource<FillOutcome> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -16,7 +16,9 @@ public enum ChunkWait
 /// <summary>
 /// The single-flight of one URL on its owner: at most one <see cref="Fill"/> runs; the first request for a missing
 /// or stale entry leads it, every other request (from any node) follows it. A fill with no progress for
-/// <see cref="FillLimits.StallLimit"/> is presumed dead and replaced by the next request that asks. The ended fill
+/// <see cref="FillLimits.StallLimit"/> is presumed dead and replaced by the next request that asks; one whose leading
+/// node was declared dead (<see cref="Fill.Orphaned"/>) at once, and its waiting followers are released within
+/// <see cref="FillLimits.LeaderCheckInterval"/>. The ended fill
 /// stays findable for followers that arrive late. No Orleans here: the owner grain calls it from its turns, tests
 /// drive it with a fake clock.
 /// </summary>
@@ -39,16 +41,17 @@ public sealed class FillSingleFlight(Func<long> newGeneration, Func<long> chunkF
     /// Where a caller asking to fill <paramref name="cacheKey"/> stands: follower of the running fill, or leader of
     /// a new one. A stalled running fill is ended as lost first (<paramref name="replaced"/>: it, for the log).
     /// </summary>
-    public FillRole Join(string cacheKey, out Fill? replaced)
+    /// <param name="leaderDead">For a new fill: whether its leading node has been declared dead (null: unknown).</param>
+    public FillRole Join(string cacheKey, out Fill? replaced, Func<bool>? leaderDead = null)
     {
         replaced = null;
         if (Running is { } running)
         {
-            if (!running.Stalled) return new FillRole(running.Id, IsLeader: false, chunkBytes);
+            if (!running.Stalled && !running.Orphaned) return new FillRole(running.Id, IsLeader: false, chunkBytes);
             replaced = running;
             End(running, lost: true);
         }
-        var fill = new Fill(Random.Shared.NextInt64(1, long.MaxValue), newGeneration(), chunkFloor(), cacheKey, _time);
+        var fill = new Fill(Random.Shared.NextInt64(1, long.MaxValue), newGeneration(), chunkFloor(), cacheKey, _time) { LeaderDead = leaderDead };
         Running = fill;
         return new FillRole(fill.Id, IsLeader: true, chunkBytes);
     }
@@ -148,9 +151,17 @@ public sealed class FillSingleFlight(Func<long> newGeneration, Func<long> chunkF
     public async Task<FillOutcome> FollowAsync(long fillId)
     {
         if (Find(fillId) is not { } fill) return FillOutcome.Pass;
-        FillOutcome outcome;
-        try { outcome = await fill.Outcome.Task.WaitAsync(FillLimits.FollowWait, _time); }
-        catch (TimeoutException) { return FillOutcome.Pass; }
+        var deadline = _time.GetUtcNow() + FillLimits.FollowWait;
+        // Waited for in slices when the leader is known: a leader declared dead meanwhile ends the fill.
+        while (!fill.Outcome.Task.IsCompleted)
+        {
+            var left = deadline - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero) return FillOutcome.Pass;
+            if (fill.Orphaned) { End(fill, lost: true); break; }
+            var slice = fill.LeaderDead is null ? left : (left < FillLimits.LeaderCheckInterval ? left : FillLimits.LeaderCheckInterval);
+            await Task.WhenAny(fill.Outcome.Task, Task.Delay(slice, _time));
+        }
+        var outcome = await fill.Outcome.Task;
         // A fill that already committed hands out the committed head (its final length is known).
         return outcome.Kind == FillOutcomeKind.Stream && fill.Head is { } head ? new FillOutcome(FillOutcomeKind.Stream, head) : outcome;
     }
@@ -163,9 +174,12 @@ public sealed class FillSingleFlight(Func<long> newGeneration, Func<long> chunkF
             if (index < fill.NextIndex) return ChunkWait.Available;
             if (fill.State == FillState.Done) return ChunkWait.EndOfBody;
             if (fill.State == FillState.Lost || fill.Stalled) return ChunkWait.Gone;
-            // Wake at the next progress, or just after the moment the fill would count as stalled.
-            var untilStalled = FillLimits.StallLimit - (_time.GetUtcNow() - fill.LastActivityUtc);
-            await Task.WhenAny(fill.Progress, Task.Delay(Max(untilStalled, TimeSpan.Zero) + StallCheckSlack, _time));
+            if (fill.Orphaned) { End(fill, lost: true); return ChunkWait.Gone; }
+            // Wake at the next progress, just after the moment the fill would count as stalled, or at the next
+            // check of its leader.
+            var wait = Max(FillLimits.StallLimit - (_time.GetUtcNow() - fill.LastActivityUtc), TimeSpan.Zero) + StallCheckSlack;
+            if (fill.LeaderDead is not null && wait > FillLimits.LeaderCheckInterval) wait = FillLimits.LeaderCheckInterval;
+            await Task.WhenAny(fill.Progress, Task.Delay(wait, _time));
         }
     }
 }

@@ -15,6 +15,9 @@ public sealed class OwnerRanking(IClusterMembershipService membership, IClusterM
     private readonly ConcurrentDictionary<SiloAddress, ulong> _seeds = new();
     private (ViewVersion Version, SiloAddress[] Active) _active = (default, []);
 
+    /// <summary>True once membership has declared <paramref name="silo"/> dead (it never comes back under that address).</summary>
+    public bool IsDead(SiloAddress silo) => membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
+
     /// <summary>The membership and grain-manifest versions a ranking was computed from.</summary>
     public readonly record struct ViewVersion(MembershipVersion Membership, Orleans.Metadata.MajorMinorVersion Manifest);
 
