@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using CacheCluster.Chart.Tests.Support;
+using CacheCluster.Tests.Support;
+using YamlDotNet.RepresentationModel;
+
+namespace CacheCluster.Chart.Tests;
+
+/// <summary>
+/// The `helm test` pod's script, as rendered, run for real: busybox (the image's sh, wget and httpd) against a
+/// real node on loopback standing in for the proxy Service, the pod's address being 127.0.0.1.
+/// </summary>
+public class HelmTestHookRunTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_rendered_helm_test_passes_against_a_real_node_and_fails_without_one(bool proxyAuth)
+    {
+        var pod = Helm.Template(proxyAuth ? ["--set", "auth.existingSecret=users"] : [])
+            .OfKind("Pod").Single(p => p.Path("metadata", "annotations").Str("helm.sh/hook") == "test");
+        var container = pod.Path("spec").Seq("containers").Cast<YamlMappingNode>().Single();
+        var script = ((YamlScalarNode)container.Seq("args")[0]).Value!;
+
+        var work = TempDir.Create("helm-test-hook");
+        var extra = new List<string>();
+        if (proxyAuth)
+        {
+            var htpasswd = Path.Combine(work, "htpasswd");
+            File.WriteAllText(htpasswd, "alice:" + BCrypt.Net.BCrypt.HashPassword("alice-password", 5).Replace("$2a$", "$2y$") + "\n");
+            extra.Add("--Auth:HtpasswdFile=" + htpasswd);
+        }
+        var proxyPort = Ports.Free();
+        await using (var node = await NodeProcess.StartAsync(Path.Combine(work, "data"), proxyPort, extra))
+        {
+            var (code, output) = RunScript(script, work, $"127.0.0.1:{proxyPort}");
+            Assert.True(code == 0, $"the helm test script failed ({code}):\n{output}\nnode:\n{node.Output}");
+            if (proxyAuth) Assert.Contains("OK: 407", output);
+            else
+            {
+                Assert.Contains("Via: 1.1 test-node", output, StringComparison.OrdinalIgnoreCase);
+                Assert.EndsWith("OK", output.TrimEnd());
+            }
+        }
+        // The check has teeth: with nothing listening there the same script fails.
+        var (failed, failedOutput) = RunScript(script, work, $"127.0.0.1:{proxyPort}");
+        Assert.True(failed != 0, failedOutput);
+    }
+
+    private static (int Code, string Output) RunScript(string script, string work, string proxy)
+    {
+        var busybox = new[] { "/usr/bin/busybox", "/bin/busybox" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("busybox is needed to run the helm test script (apt-get install busybox; .ci/run installs it)");
+        // Only busybox's applets on PATH, as in the busybox image.
+        var bin = Directory.CreateDirectory(Path.Combine(work, "bin")).FullName;
+        foreach (var applet in new[] { "sh", "wget", "httpd", "grep", "mkdir", "cat", "sleep", "kill", "echo", "timeout" })
+            if (!File.Exists(Path.Combine(bin, applet))) File.CreateSymbolicLink(Path.Combine(bin, applet), busybox);
+        var dir = Directory.CreateTempSubdirectory("hook-").FullName;
+        var psi = new ProcessStartInfo(Path.Combine(bin, "sh")) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        foreach (var v in new[] { "http_proxy", "HTTP_PROXY", "https_proxy", "no_proxy", "NO_PROXY" }) psi.Environment.Remove(v);
+        psi.Environment["PATH"] = bin;
+        psi.Environment["PROXY"] = proxy;
+        psi.Environment["POD_IP"] = "127.0.0.1";
+        psi.Environment["ORIGIN_PORT"] = Ports.Free().ToString();
+        psi.Environment["WORKDIR"] = dir;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) { p.Kill(true); throw new TimeoutException("the helm test script did not finish in 60 s"); }
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+}
