@@ -181,6 +181,7 @@ public class ChartTests
         Assert.Equal("campus-b", settings.Cluster.ClusterId);
         Assert.Equal("site-b", settings.Proxy.ViaName);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Proxy.OriginTimeout);
+        Assert.Equal(1L << 30, settings.Cache.MaxObjectBytes);
         Assert.Single(settings.Cache.RefreshRules);
         Assert.Equal(["proxy.site-b.campus.example:3128", "proxy.site-a.campus.example:3128"], settings.Pac.Proxies);
         Assert.Equal(["campus.example", "intranet.example"], settings.Pac.BypassDomains);

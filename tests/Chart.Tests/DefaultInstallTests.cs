@@ -32,6 +32,9 @@ public class DefaultInstallTests
         Assert.Equal(32, File.ReadAllText(management["TokenFile"]).Length);
         Assert.Equal("/data", settings.Store.Directory);
         Assert.Single(m.NodeStatefulSet.Path("spec").Seq("volumeClaimTemplates"));
+        // The node's own largest-object default (a quarter of the 10 GiB disk budget): a DVD-sized ISO is cached.
+        Assert.Equal(10L << 30, settings.Store.DiskBudgetBytes);
+        Assert.Equal((10L << 30) / 4, settings.Cache.MaxObjectBytes);
     }
 
     [Fact]
