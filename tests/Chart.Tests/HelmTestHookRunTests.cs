@@ -12,11 +12,18 @@ namespace CacheCluster.Chart.Tests;
 public class HelmTestHookRunTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task The_rendered_helm_test_passes_against_a_real_node_and_fails_without_one(bool proxyAuth)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task The_rendered_helm_test_passes_against_a_real_node_and_fails_without_one(bool proxyAuth, bool credentials)
     {
-        var pod = Helm.Template(proxyAuth ? ["--set", "auth.existingSecret=users"] : [])
+        string[] values = (proxyAuth, credentials) switch
+        {
+            (false, _) => [],
+            (true, false) => ["--set", "auth.existingSecret=users"],
+            (true, true) => ["--set", "auth.existingSecret=users", "--set", "tests.credentialsSecret=proxy-test-user"],
+        };
+        var pod = Helm.Template(values)
             .OfKind("Pod").Single(p => p.Path("metadata", "annotations").Str("helm.sh/hook") == "test");
         var container = pod.Path("spec").Seq("containers").Cast<YamlMappingNode>().Single();
         var script = ((YamlScalarNode)container.Seq("args")[0]).Value!;
@@ -32,9 +39,9 @@ public class HelmTestHookRunTests
         var proxyPort = Ports.Free();
         await using (var node = await NodeProcess.StartAsync(Path.Combine(work, "data"), proxyPort, extra))
         {
-            var (code, output) = RunScript(script, work, $"127.0.0.1:{proxyPort}");
+            var (code, output) = RunScript(script, work, $"127.0.0.1:{proxyPort}", credentials);
             Assert.True(code == 0, $"the helm test script failed ({code}):\n{output}\nnode:\n{node.Output}");
-            if (proxyAuth) Assert.Contains("OK: 407", output);
+            if (proxyAuth && !credentials) Assert.Contains("OK: 407", output);
             else
             {
                 Assert.Contains("Via: 1.1 test-node", output, StringComparison.OrdinalIgnoreCase);
@@ -42,11 +49,11 @@ public class HelmTestHookRunTests
             }
         }
         // The check has teeth: with nothing listening there the same script fails.
-        var (failed, failedOutput) = RunScript(script, work, $"127.0.0.1:{proxyPort}");
+        var (failed, failedOutput) = RunScript(script, work, $"127.0.0.1:{proxyPort}", credentials);
         Assert.True(failed != 0, failedOutput);
     }
 
-    private static (int Code, string Output) RunScript(string script, string work, string proxy)
+    private static (int Code, string Output) RunScript(string script, string work, string proxy, bool credentials)
     {
         var busybox = new[] { "/usr/bin/busybox", "/bin/busybox" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("busybox is needed to run the helm test script (apt-get install busybox; .ci/run installs it)");
@@ -64,6 +71,7 @@ public class HelmTestHookRunTests
         psi.Environment["POD_IP"] = "127.0.0.1";
         psi.Environment["ORIGIN_PORT"] = Ports.Free().ToString();
         psi.Environment["WORKDIR"] = dir;
+        if (credentials) { psi.Environment["PROXY_USER"] = "alice"; psi.Environment["PROXY_PASSWORD"] = "alice-password"; }
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
