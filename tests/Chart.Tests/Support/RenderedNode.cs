@@ -25,6 +25,8 @@ public sealed class RenderedNode
     public List<string> MountDirectories { get; } = [];
     /// <summary>After Load: the folder standing in for the pod's file system root (a pod path P is Root + P).</summary>
     public string Root { get; private set; } = "";
+    /// <summary>After Load: the settings as fed to the node (Section:Key, file paths under <see cref="Root"/>).</summary>
+    public Dictionary<string, string?> Loaded { get; private set; } = [];
 
     /// <param name="existing">Contents of Secrets and ConfigMaps the chart mounts but does not render, as "name/key".</param>
     public static RenderedNode From(Manifests m, IDictionary<string, string>? existing = null)
@@ -123,6 +125,7 @@ public sealed class RenderedNode
             }
             values[key] = v;
         }
+        Loaded = values;
         var config = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         return NodeSettings.Load(config, dir);
     }
