@@ -50,20 +50,6 @@ public class ChartTests
         Assert.Contains("0 chart(s) failed", stdout);
     }
 
-    [Fact]
-    public void Defaults_alone_refuse_to_render_and_say_which_database_setting_is_missing()
-    {
-        // No database was chosen: AdoNet clustering cannot work, and the chart says so instead of rendering a crash loop.
-        var (code, _, stderr) = Helm.Run("template", "x", Helm.ChartDir);
-        Assert.NotEqual(0, code);
-        Assert.Contains("needs PostgreSQL: set database.connectionString, database.existingSecret or postgresql.enabled=true", stderr);
-
-        var (code2, _, stderr2) = Helm.Run("template", "x", Helm.ChartDir, "--set", "cluster.mode=Localhost");
-        Assert.NotEqual(0, code2);
-        Assert.Contains("cluster.mode=Localhost runs a single node", stderr2);
-        Helm.Template("--set", "cluster.mode=Localhost", "--set", "replicaCount=1");
-    }
-
     [Theory]
     [MemberData(nameof(ValueSets))]
     public void The_node_accepts_the_rendered_settings(string set)
@@ -195,6 +181,7 @@ public class ChartTests
         Assert.Equal("campus-b", settings.Cluster.ClusterId);
         Assert.Equal("site-b", settings.Proxy.ViaName);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Proxy.OriginTimeout);
+        Assert.Equal(1L << 30, settings.Cache.MaxObjectBytes);
         Assert.Single(settings.Cache.RefreshRules);
         Assert.Equal(["proxy.site-b.campus.example:3128", "proxy.site-a.campus.example:3128"], settings.Pac.Proxies);
         Assert.Equal(["campus.example", "intranet.example"], settings.Pac.BypassDomains);

@@ -38,6 +38,17 @@ public static class Helm
         return Manifests.Parse(stdout);
     }
 
+    /// <summary>helm template with a values file holding <paramref name="yaml"/> (multi-line file contents are easier there than in --set).</summary>
+    public static Manifests TemplateYaml(string yaml, params string[] args) => Template(["-f", WriteValues(yaml), .. args]);
+
+    /// <summary>Writes values to a temporary file and returns its path.</summary>
+    public static string WriteValues(string yaml)
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("chart-values-").FullName, "values.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
     private static string Locate()
     {
         var candidates = new List<string?> { Environment.GetEnvironmentVariable("HELM"), Path.Combine(RepoRoot, ".tools", "helm", "helm") };
