@@ -10,7 +10,7 @@ namespace CacheCluster.Chart.Tests;
 /// <summary>
 /// The files proxy auth, access rules and management TLS need, given as values (inline or existing Secrets and
 /// ConfigMaps): mounted read-only at the documented paths, named by the rendered settings, and accepted by the
-/// node's own code (the htpasswd file verifies a password, a dst-file= rule denies a listed domain).
+/// node's own code (the htpasswd file verifies a password, a dstdomain="file" rule denies a listed domain).
 /// </summary>
 public class MountedFilesTests
 {
@@ -63,7 +63,7 @@ public class MountedFilesTests
     private const string ListsYaml = """
         access:
           rules:
-            - "deny name=blocked dst-file=/etc/cachecluster/lists/blocked.txt"
+            - 'deny name=blocked dstdomain="/etc/cachecluster/lists/blocked.txt"'
             - "allow name=campus src=10.0.0.0/8"
             - "deny name=rest all"
           lists:
@@ -102,7 +102,7 @@ public class MountedFilesTests
     [Fact]
     public void List_files_from_an_existing_config_map_are_all_mounted()
     {
-        var m = Helm.Template("--set", "access.existingConfigMap=campus-lists", "--set", "access.rules[0]=deny dst-file=/etc/cachecluster/lists/ads.txt",
+        var m = Helm.Template("--set", "access.existingConfigMap=campus-lists", "--set", "access.rules[0]=deny dstdomain=\"/etc/cachecluster/lists/ads.txt\"",
             "--set", "access.rules[1]=allow all");
         Assert.DoesNotContain(m.OfKind("ConfigMap"), c => c.Path("metadata").Str("name") == "site-a-cachecluster-lists");
         var node = RenderedNode.From(m, new Dictionary<string, string> { ["campus-lists/ads.txt"] = ".ads.example\n", ["campus-lists/other.txt"] = "x.example\n" });

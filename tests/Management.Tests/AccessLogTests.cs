@@ -38,7 +38,7 @@ public class AccessLogTests : IAsyncLifetime
         {
             ["AccessLog:Path"] = path,
             ["Auth:HtpasswdFile"] = htpasswd,
-            ["Access:Rules:0"] = "allow user=*",
+            ["Access:Rules:0"] = "allow proxy_auth=*",
         });
         using var client = node.CreateClient();
         client.DefaultRequestHeaders.ProxyAuthorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",

@@ -62,7 +62,7 @@ public class InputBoundsTests(ListFolderNode env) : IClassFixture<ListFolderNode
     [InlineData("missing.txt", "does not exist")]
     public async Task A_list_file_outside_the_folder_is_refused_without_reading_it(string file, string expected)
     {
-        var ex = await RefusedAsync($"deny name=x dst-file={file}", "allow all");
+        var ex = await RefusedAsync($"deny name=x dstdomain=\"{file}\"", "allow all");
         Assert.Contains(expected, ex.Status.Detail);
         Assert.DoesNotContain("PATH=", ex.Status.Detail);
         Assert.DoesNotContain("root:", ex.Status.Detail);
@@ -71,7 +71,7 @@ public class InputBoundsTests(ListFolderNode env) : IClassFixture<ListFolderNode
     [Fact]
     public async Task A_bad_line_of_a_list_file_is_named_by_number_not_content()
     {
-        var ex = await RefusedAsync("deny name=x dst-file=secretive.txt", "allow all");
+        var ex = await RefusedAsync("deny name=x dstdomain=\"secretive.txt\"", "allow all");
         Assert.Contains("secretive.txt line 2", ex.Status.Detail);
         Assert.DoesNotContain("hunter2", ex.Status.Detail);
     }
@@ -79,9 +79,9 @@ public class InputBoundsTests(ListFolderNode env) : IClassFixture<ListFolderNode
     [Fact]
     public async Task A_list_file_in_the_folder_is_used()
     {
-        var request = new SetPolicyRequest { Policy = new Policy { AccessRules = { "deny name=blocked dst-file=blocked.txt", "allow name=ok all" } }, Sections = { "access_rules" } };
+        var request = new SetPolicyRequest { Policy = new Policy { AccessRules = { "deny name=blocked dstdomain=\"blocked.txt\"", "allow name=ok all" } }, Sections = { "access_rules" } };
         var reply = await env.Client.SetPolicyAsync(request, ManagedCluster.Call);
-        Assert.Contains("deny name=blocked dst-file=blocked.txt", reply.Policy.AccessRules);
+        Assert.Contains("deny name=blocked dstdomain=\"blocked.txt\"", reply.Policy.AccessRules);
         using var client = env.Cluster.Nodes[0].CreateClient();
         using var denied = await client.GetAsync("http://www.zone.test/x");
         Assert.Equal(System.Net.HttpStatusCode.Forbidden, denied.StatusCode);
@@ -92,7 +92,7 @@ public class InputBoundsTests(ListFolderNode env) : IClassFixture<ListFolderNode
     public async Task Oversized_inputs_are_refused_naming_the_field()
     {
         var tooMany = new SetPolicyRequest { Policy = new Policy(), Sections = { "access_rules" } };
-        tooMany.Policy.AccessRules.AddRange(Enumerable.Range(0, 1001).Select(i => $"deny name=r{i} dst=d{i}.test"));
+        tooMany.Policy.AccessRules.AddRange(Enumerable.Range(0, 1001).Select(i => $"deny name=r{i} dstdomain=d{i}.test"));
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await env.Client.SetPolicyAsync(tooMany, ManagedCluster.Call));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("policy.access_rules:", ex.Status.Detail);
@@ -113,7 +113,7 @@ public class InputBoundsTests(ListFolderNode env) : IClassFixture<ListFolderNode
         Assert.StartsWith("node:", ex.Status.Detail);
 
         // The whole message is bounded too (gRPC's receive limit): 5 MiB is refused before it is parsed.
-        var huge = new SetPolicyRequest { Policy = new Policy { AccessRules = { "deny dst=" + new string('a', 5 << 20) } } };
+        var huge = new SetPolicyRequest { Policy = new Policy { AccessRules = { "deny dstdomain=" + new string('a', 5 << 20) } } };
         ex = await Assert.ThrowsAsync<RpcException>(async () => await env.Client.SetPolicyAsync(huge, ManagedCluster.Call));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
     }

@@ -67,7 +67,7 @@ public class PropagationTests(ManagedCluster c, ITestOutputHelper output) : ICla
             var clock = Stopwatch.StartNew();
             var set = c.Client(1).SetPolicyAsync(new SetPolicyRequest
             {
-                Policy = new Policy { AccessRules = { new[] { $"deny name=propagation url={marker}" }.Concat(before) } },
+                Policy = new Policy { AccessRules = { new[] { $"deny name=propagation url_regex={marker}" }.Concat(before) } },
                 Sections = { "access_rules" },
             }, ManagedCluster.Call).ResponseAsync;
             var enforced = await UntilEveryNodeAsync(clock, async i => (await c.GetAsync(i, url)).Status == 403);

@@ -20,13 +20,13 @@ public class AccessRuleTests
     // A campus policy: staff may go anywhere on web ports, students not to a blocked list, nobody to the admin host,
     // CONNECT only to 443, guests (user) only GET. The expected rule is the one that decides.
     private static readonly AccessRuleSet Campus = Compile(
-        "deny name=no-admin dst=admin.campus.test",
+        "deny name=no-admin dstdomain=admin.campus.test",
         "deny name=connect-443-only method=CONNECT !port=443",
         "deny name=not-web-ports !port=80,443,8080-8089",
         "allow name=staff group=staff",
-        "deny name=blocked-for-students dst=.games.test,casino.test",
-        "deny name=guest-read-only user=guest !method=GET,HEAD",
-        "allow name=campus-users src=10.0.0.0/8,2001:db8::/32 user=*",
+        "deny name=blocked-for-students dstdomain=.games.test,casino.test",
+        "deny name=guest-read-only proxy_auth=guest !method=GET,HEAD",
+        "allow name=campus-users src=10.0.0.0/8,2001:db8::/32 proxy_auth=*",
         "deny name=rest all");
 
     [Theory]
@@ -72,7 +72,7 @@ public class AccessRuleTests
     [Fact]
     public void Without_authentication_rules_naming_users_are_skipped()
     {
-        var rules = Compile("allow name=alice user=alice", "allow name=lan src=127.0.0.0/8");
+        var rules = Compile("allow name=alice proxy_auth=alice", "allow name=lan src=127.0.0.0/8");
         Assert.Equal(AccessVerdict.Challenge, rules.Evaluate(Req("127.0.0.1")).Verdict);
         var d = rules.Evaluate(Req("127.0.0.1"), canChallenge: false);
         Assert.Equal((AccessVerdict.Allow, "lan"), (d.Verdict, d.RuleName));
@@ -89,7 +89,7 @@ public class AccessRuleTests
     public void Url_regex_time_and_days()
     {
         var rules = Compile(
-            @"deny name=no-exe url=\.exe$",
+            @"deny name=no-exe url_regex=\.exe$",
             "deny name=night time=22:00-06:00",
             "deny name=weekend days=Sat,Sun",
             "allow name=ok all");
@@ -104,9 +104,9 @@ public class AccessRuleTests
     [Fact]
     public void A_url_regex_the_linear_time_engine_cannot_run_is_a_config_error()
     {
-        Assert.Null(AccessRuleSet.Compile([@"deny name=evil url=^(a+)+\1b$"], 1, p => p, out var errors));
+        Assert.Null(AccessRuleSet.Compile([@"deny name=evil url_regex=^(a+)+\1b$"], 1, p => p, out var errors));
         Assert.Contains("linear-time", Assert.Single(errors));
-        Assert.Null(AccessRuleSet.Compile([@"deny url=(?<=x)y"], 1, p => p, out errors));
+        Assert.Null(AccessRuleSet.Compile([@"deny url_regex=(?<=x)y"], 1, p => p, out errors));
         Assert.Contains("lookarounds", Assert.Single(errors));
     }
 
@@ -114,7 +114,7 @@ public class AccessRuleTests
     public void A_catastrophic_url_regex_costs_linear_time()
     {
         // ^(a+)+b$ against aaaa…! is exponential for a backtracking engine; the rule must still decide, quickly.
-        var rules = Compile(@"deny name=evil url=^(a+)+b$", "allow name=ok all");
+        var rules = Compile(@"deny name=evil url_regex=^(a+)+b$", "allow name=ok all");
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < 20; i++)
         {
@@ -132,7 +132,7 @@ public class AccessRuleTests
         var lines = new List<string> { "# blocked sites" };
         for (int i = 0; i < 100_000; i++) lines.Add(i % 2 == 0 ? $"site{i}.example" : $".zone{i}.example  # whole zone");
         File.WriteAllLines(file, lines);
-        var rules = AccessRuleSet.Compile([$"deny name=blocked dst-file={file}", "allow name=ok all"], 1, p => p, out var errors);
+        var rules = AccessRuleSet.Compile([$"deny name=blocked dstdomain=\"{file}\"", "allow name=ok all"], 1, p => p, out var errors);
         Assert.Empty(errors);
         Assert.Equal("blocked", rules!.Evaluate(Req("10.0.0.1", "site500.example")).RuleName);
         Assert.Equal("blocked", rules.Evaluate(Req("10.0.0.1", "a.b.zone501.example")).RuleName);
@@ -148,9 +148,34 @@ public class AccessRuleTests
     }
 
     [Fact]
+    public void Keys_mean_what_they_mean_in_squid()
+    {
+        // dst: the destination's address (literal, or resolved by the node before the rules run); dstdomain: its name.
+        var rules = Compile("deny name=lab dst=192.0.2.0/24", "deny name=games dstdomain=.games.test", "allow name=ok all");
+        Assert.Equal("lab", rules.Evaluate(Req("10.0.0.1", "192.0.2.7") with { DestinationAddresses = [IPAddress.Parse("192.0.2.7")] }).RuleName);
+        Assert.Equal("lab", rules.Evaluate(Req("10.0.0.1", "lab.example") with { DestinationAddresses = [IPAddress.Parse("192.0.2.9")] }).RuleName);
+        Assert.Equal("ok", rules.Evaluate(Req("10.0.0.1", "unresolvable.example") with { DestinationAddresses = [] }).RuleName);
+        Assert.Equal("games", rules.Evaluate(Req("10.0.0.1", "www.games.test") with { DestinationAddresses = [IPAddress.Parse("198.51.100.1")] }).RuleName);
+        Assert.True(rules.UsesDestinationAddress);
+        Assert.Equal("any", Compile("allow name=any proxy_auth=REQUIRED").Evaluate(Req("10.0.0.1", user: "carol")).RuleName);
+    }
+
+    [Theory]
+    [InlineData("deny dst=games.test", "'games.test' is not an address or CIDR network", "for a domain write dstdomain=games.test")]
+    [InlineData("deny dst-file=/etc/blocked.txt", "'dst-file=' is now spelled as in Squid", "dstdomain=\"/etc/blocked.txt\"")]
+    [InlineData("deny url=\\.exe$", "'url=' is now spelled as in Squid", "url_regex=\\.exe$")]
+    [InlineData("allow user=alice", "'user=' is now spelled as in Squid", "proxy_auth=alice")]
+    public void Old_spellings_are_refused_with_the_squid_one_named(string line, string error, string pointer)
+    {
+        Assert.Null(AccessRuleSet.Compile([line], 1, p => p, out var errors));
+        Assert.Contains(error, errors.Single());
+        Assert.Contains(pointer, errors.Single());
+    }
+
+    [Fact]
     public void Bad_lines_are_reported_with_their_index()
     {
-        Assert.Null(AccessRuleSet.Compile(["allow src=10.0.0.0/8", "permit all", "deny port=99999", "deny url=(", "deny colour=red", "deny time=25:00-26:00"],
+        Assert.Null(AccessRuleSet.Compile(["allow src=10.0.0.0/8", "permit all", "deny port=99999", "deny url_regex=(", "deny colour=red", "deny time=25:00-26:00"],
             1, p => p, out var errors));
         Assert.Collection(errors,
             e => Assert.StartsWith("1: 'permit' must be 'allow' or 'deny'", e),

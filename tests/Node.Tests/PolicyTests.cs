@@ -38,11 +38,11 @@ public sealed class PolicyNode : IAsyncLifetime
             ["Auth:HtpasswdFile"] = Htpasswd,
             ["Auth:Required"] = "false",
             ["Auth:Groups:staff"] = "alice",
-            ["Access:Rules:0"] = "deny name=no-games dst=.games.test",
-            ["Access:Rules:1"] = @"allow name=anonymous-bytes src=127.0.0.0/8 dst=allowed.test method=GET,HEAD url=^http://allowed\.test:\d+/bytes/",
+            ["Access:Rules:0"] = "deny name=no-games dstdomain=.games.test",
+            ["Access:Rules:1"] = @"allow name=anonymous-bytes src=127.0.0.0/8 dstdomain=allowed.test method=GET,HEAD url_regex=^http://allowed\.test:\d+/bytes/",
             ["Access:Rules:2"] = "allow name=staff group=staff",
-            ["Access:Rules:3"] = "deny name=bob-no-post user=bob method=POST",
-            ["Access:Rules:4"] = "allow name=users user=*",
+            ["Access:Rules:3"] = "deny name=bob-no-post proxy_auth=bob method=POST",
+            ["Access:Rules:4"] = "allow name=users proxy_auth=*",
             ["Privacy:XForwardedFor"] = "Truncate",
             ["Privacy:StripRequestHeaders"] = "X-Client-Id,From",
             ["Privacy:Via"] = "false",
@@ -263,7 +263,7 @@ public class PolicyTests(PolicyNode env) : IClassFixture<PolicyNode>
             using (var still = await alice.GetAsync(Url("allowed.test", "/echo")))
                 Assert.Equal(HttpStatusCode.OK, still.StatusCode);
 
-            Assert.Empty(policy.Replace(["deny name=maintenance dst=allowed.test", "allow name=others all"]));
+            Assert.Empty(policy.Replace(["deny name=maintenance dstdomain=allowed.test", "allow name=others all"]));
             using var denied = await alice.GetAsync(Url("allowed.test", "/echo"));
             Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
             Assert.Contains("'maintenance'", await denied.Content.ReadAsStringAsync());

@@ -45,7 +45,7 @@ public static class StrictRequest
     }
 
     /// <summary>
-    /// A fragment never goes to an origin or into a cache key (and would defeat <c>url=\.exe$</c> rules); the
+    /// A fragment never goes to an origin or into a cache key (and would defeat <c>url_regex=\.exe$</c> rules); the
     /// other characters are not allowed in a URL unencoded, and origins read them in different ways.
     /// </summary>
     private static Problem? TargetProblem(string target)

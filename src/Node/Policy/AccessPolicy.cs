@@ -11,6 +11,8 @@ public sealed class AccessRuleSet
     public bool UsesUsers { get; init; }
     /// <summary>Some rule looks at the destination host, port or URL (otherwise they are not worked out per request).</summary>
     public bool UsesDestination { get; init; }
+    /// <summary>Some rule looks at the destination's address (<c>dst</c>): names are resolved before the rules run.</summary>
+    public bool UsesDestinationAddress { get; init; }
     /// <summary>Some rule looks at the time of day or week (otherwise the clock is not read per request).</summary>
     public bool UsesTime { get; init; }
 
@@ -57,7 +59,8 @@ public sealed class AccessRuleSet
         {
             Rules = rules, Lines = [.. lines], Version = version, LoadedAt = DateTimeOffset.UtcNow,
             UsesUsers = rules.Any(r => r.NeedsUser),
-            UsesDestination = rules.Any(r => r.Conditions.Any(c => c is DomainCondition or PortCondition or UrlCondition)),
+            UsesDestination = rules.Any(r => r.Conditions.Any(c => c is DomainCondition or PortCondition or UrlCondition or NetworkCondition { Destination: true })),
+            UsesDestinationAddress = rules.Any(r => r.Conditions.Any(c => c is NetworkCondition { Destination: true })),
             UsesTime = rules.Any(r => r.Conditions.Any(c => c is TimeCondition or DaysCondition)),
         };
     }

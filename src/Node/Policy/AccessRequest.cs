@@ -11,7 +11,11 @@ public readonly record struct AccessRequest(
     string Url,
     string? User,
     IReadOnlySet<string>? Groups,
-    DateTime LocalTime);
+    DateTime LocalTime)
+{
+    /// <summary>The destination's addresses (the URL's literal address, or what its name resolved to); only worked out when a rule has <c>dst</c>.</summary>
+    public IReadOnlyList<IPAddress>? DestinationAddresses { get; init; }
+}
 
 public enum AccessVerdict { Allow, Deny, Challenge }
 

@@ -45,7 +45,7 @@ public sealed class AccessRule
             if (negated) token = token[1..];
             int eq = token.IndexOf('=');
             if (eq <= 0 || eq == token.Length - 1)
-            { error = $"'{tokens[i]}' is not key=value (keys: name, src, dst, dst-file, url, method, port, user, group, time, days)"; return null; }
+            { error = $"'{tokens[i]}' is not key=value (keys: name, src, dst, dstdomain, url_regex, method, port, proxy_auth, group, time, days)"; return null; }
             var key = token[..eq].ToLowerInvariant();
             var value = token[(eq + 1)..];
             if (key == "name")
@@ -56,13 +56,20 @@ public sealed class AccessRule
             }
             Condition? c = key switch
             {
-                "src" => NetworkCondition.Parse(value, out error),
-                "dst" => DomainCondition.Parse(value, null, resolvePath, out error),
-                "dst-file" => DomainCondition.Parse(null, value, resolvePath, out error),
-                "url" => UrlCondition.Parse(value, out error),
+                // Squid's ACL types and meanings: src/dst are addresses, dstdomain names, url_regex the URL.
+                "src" => NetworkCondition.Parse(value, destination: false, out error),
+                "dst" => NetworkCondition.Parse(value, destination: true, out error),
+                "dstdomain" => value.Length > 2 && value.StartsWith('"') && value.EndsWith('"')
+                    ? DomainCondition.Parse(null, value[1..^1], resolvePath, out error) // dstdomain="/path/list", as in squid.conf
+                    : DomainCondition.Parse(value, null, resolvePath, out error),
+                "url_regex" => UrlCondition.Parse(value, out error),
                 "method" => MethodCondition.Parse(value, out error),
                 "port" => PortCondition.Parse(value, out error),
-                "user" => new UserCondition(Split(value), Groups: false),
+                "proxy_auth" => new UserCondition(value.Equals("REQUIRED", StringComparison.Ordinal) ? ["*"] : Split(value), Groups: false),
+                // The spellings before Squid's vocabulary: refused with the new one named, never silently re-read.
+                "dst-file" => Renamed(key, $"dstdomain=\"{value}\"", out error),
+                "url" => Renamed(key, $"url_regex={value}", out error),
+                "user" => Renamed(key, $"proxy_auth={value}", out error),
                 "group" => new UserCondition(Split(value), Groups: true),
                 "time" => TimeCondition.Parse(value, out error),
                 "days" => DaysCondition.Parse(value, out error),
@@ -76,7 +83,13 @@ public sealed class AccessRule
 
         static Condition? Unknown(string key, out string? error)
         {
-            error = $"unknown condition '{key}' (keys: name, src, dst, dst-file, url, method, port, user, group, time, days)";
+            error = $"unknown condition '{key}' (keys: name, src, dst, dstdomain, url_regex, method, port, proxy_auth, group, time, days)";
+            return null;
+        }
+
+        static Condition? Renamed(string key, string replacement, out string? error)
+        {
+            error = $"'{key}=' is now spelled as in Squid: {replacement}";
             return null;
         }
     }
@@ -118,25 +131,41 @@ internal abstract class Condition
     public abstract bool Matches(in AccessRequest request);
 }
 
-internal sealed class NetworkCondition(IPNetwork[] networks) : Condition
+/// <summary><c>src</c>: the client's address; <c>dst</c>: the destination's (an address in the URL, or what its name resolves to).</summary>
+internal sealed class NetworkCondition(IPNetwork[] networks, bool destination) : Condition
 {
-    public static NetworkCondition? Parse(string value, out string? error)
+    public bool Destination => destination;
+
+    public static NetworkCondition? Parse(string value, bool destination, out string? error)
     {
         var list = new List<IPNetwork>();
         foreach (var item in AccessRule.Split(value))
         {
             if (IPNetwork.TryParse(item, out var net)) list.Add(net);
             else if (IPAddress.TryParse(item, out var addr)) list.Add(new IPNetwork(addr, addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
-            else { error = $"'{item}' is not an address or CIDR network (examples: 10.0.0.0/8, 2001:db8::/32, 127.0.0.1)"; return null; }
+            else
+            {
+                error = $"'{item}' is not an address or CIDR network (examples: 10.0.0.0/8, 2001:db8::/32, 127.0.0.1)" +
+                    (destination ? $"; dst is the destination's address, as in Squid: for a domain write dstdomain={item}" : "");
+                return null;
+            }
         }
         error = null;
-        return new NetworkCondition([.. list]);
+        return new NetworkCondition([.. list], destination);
     }
 
     public override bool Matches(in AccessRequest request)
     {
+        if (!destination) return Contains(request.Client);
+        foreach (var a in request.DestinationAddresses ?? [])
+            if (Contains(a)) return true;
+        return false;
+    }
+
+    private bool Contains(IPAddress address)
+    {
         foreach (var n in networks)
-            if (n.Contains(request.Client)) return true;
+            if (n.Contains(address)) return true;
         return false;
     }
 }

@@ -8,7 +8,7 @@ namespace CacheCluster.Node.Policy;
 public sealed class ListFileRefusedException(string message) : Exception(message);
 
 /// <summary>
-/// Reading the list files access rules name (<c>dst-file=</c>). Configuration (the operator's own files) may
+/// Reading the list files access rules name (<c>dstdomain="file"</c>). Configuration (the operator's own files) may
 /// name files anywhere; rules set at run time through the management API may only name files under
 /// <c>Access:ListDirectory</c>, with symbolic links resolved before the check, so the API can never be made to
 /// read /proc/self/environ or /etc/shadow. Every read is bounded (<see cref="MaxBytes"/>), so an endless
@@ -27,7 +27,7 @@ public static class ListFiles
     public static string ResolveUnder(string? listDirectory, string name)
     {
         if (listDirectory is null)
-            throw new ListFileRefusedException("list files cannot be named in rules set at run time unless Access:ListDirectory is configured; give the entries inline (dst=a.example,.b.example) or in the configuration");
+            throw new ListFileRefusedException("list files cannot be named in rules set at run time unless Access:ListDirectory is configured; give the entries inline (dstdomain=a.example,.b.example) or in the configuration");
         string full;
         try { full = Path.GetFullPath(name, listDirectory); }
         catch (ArgumentException) { throw new ListFileRefusedException($"'{name}' is not a file name"); }

@@ -18,10 +18,22 @@ public sealed class RequestAdmission(
     AccessPolicy policy,
     ProxyAuthenticator auth,
     ClientLimits limits,
+    CacheCluster.Node.Guard.HostResolver resolver,
     ILogger<RequestAdmission> logger)
 {
     private readonly string _viaName = settings.Proxy.ViaName;
     private readonly string _cacheName = settings.Proxy.CacheName;
+
+    /// <summary>
+    /// For <c>dst</c> rules: the URL's literal address, or the addresses its name resolves to (as Squid's dst ACL
+    /// does); a name that does not resolve has none, so no dst rule matches it.
+    /// </summary>
+    private async Task<IReadOnlyList<IPAddress>> DestinationAddressesAsync(string host, CancellationToken ct)
+    {
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal)) return [literal.IsIPv4MappedToIPv6 ? literal.MapToIPv4() : literal];
+        try { return await resolver.ResolveAsync(host, ct); }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException or ArgumentException) { return []; }
+    }
 
     public async Task InvokeAsync(HttpContext ctx, RequestDelegate next)
     {
@@ -76,7 +88,10 @@ public sealed class RequestAdmission(
         var rules = policy.Current;
         var (host, port) = rules.UsesDestination ? Destination(ctx) : ("", 0);
         var facts = new AccessRequest(client, host, port, request.Method, rules.UsesDestination ? UrlOf(ctx, host, port) : "", user, groups,
-            rules.UsesTime ? DateTime.Now : default);
+            rules.UsesTime ? DateTime.Now : default)
+        {
+            DestinationAddresses = rules.UsesDestinationAddress ? await DestinationAddressesAsync(host, ctx.RequestAborted) : null,
+        };
         // Without Auth:HtpasswdFile there are no users: rules naming them never match.
         var decision = rules.Evaluate(facts, canChallenge: auth.Enabled);
         if (decision.Verdict == AccessVerdict.Challenge)

@@ -115,7 +115,7 @@ public sealed class RenderedNode
             }
             else
             {
-                // Paths inside other values (dst-file= in a rule, Access:ListDirectory) move under the root too.
+                // Paths inside other values (dstdomain="file" in a rule, Access:ListDirectory) move under the root too.
                 foreach (var m in mounts)
                     v = Regex.Replace(v, $@"(?<![\w/]){Regex.Escape(m)}(?=/|$|[\s,])", _ => dir + m);
             }

@@ -17,7 +17,7 @@ public class ConfigReloadTests
         await using var origin = await OriginServer.StartAsync();
         var port = Ports.Free();
         // Relative paths in the config are read against the node's working folder: give the list by full path.
-        await File.WriteAllTextAsync(config, Rules($"deny name=blocked dst-file={list}"));
+        await File.WriteAllTextAsync(config, Rules($"deny name=blocked dstdomain=\"{list}\""));
         await using var node = await NodeProcess.StartAsync(TempDir.Create("reload-data"), port, ["--config", config]);
         using var client = Clients.ViaProxy(node.ProxyUri, TimeSpan.FromSeconds(10));
         var url = $"http://localhost:{origin.HttpBase.Port}/bytes/1k?cc=no-store";
@@ -33,7 +33,7 @@ public class ConfigReloadTests
 
         // A config with an error is refused whole, named by key; the rules in force stay.
         await File.WriteAllTextAsync(list, "blocked.invalid\n");
-        await File.WriteAllTextAsync(config, Rules($"deny name=blocked dst-file={list}").Replace("\"Cache\": {", "\"Cache\": { \"HeuristicMax\": \"60\","));
+        await File.WriteAllTextAsync(config, Rules($"deny name=blocked dstdomain=\"{list}\"").Replace("\"Cache\": {", "\"Cache\": { \"HeuristicMax\": \"60\","));
         Signal(node.Pid, "HUP");
         await Until(() => node.Output.Contains("Configuration reload refused"), node);
         Assert.Contains("Cache:HeuristicMax: '60' has no unit", node.Output);
@@ -51,7 +51,7 @@ public class ConfigReloadTests
     }
 
     private static string Rules(string deny) =>
-        $$"""{ "Cache": { "RefreshRules": [] }, "Access": { "Rules": [ "{{deny}}", "allow name=local src=127.0.0.0/8,::1", "deny name=rest" ] } }""";
+        $$"""{ "Cache": { "RefreshRules": [] }, "Access": { "Rules": [ {{System.Text.Json.JsonSerializer.Serialize(deny)}}, "allow name=local src=127.0.0.1,::1", "deny name=rest" ] } }""";
 
     private static void Signal(int pid, string signal) =>
         System.Diagnostics.Process.Start("kill", ["-" + signal, pid.ToString()])!.WaitForExit(5000);
