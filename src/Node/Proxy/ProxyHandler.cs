@@ -1,3 +1,5 @@
+using CacheCluster.Caching;
+using CacheCluster.Node.Cache;
 using CacheCluster.Node.Proxy.Steps;
 
 namespace CacheCluster.Node.Proxy;
@@ -36,26 +38,22 @@ public sealed class ProxyHandler(
         var r = new ProxyRequest(ctx);
         try
         {
-            while (r.Step != Step.Done)
+            for (int attempt = 0; ; attempt++)
             {
-                r.Step = r.Step switch
+                try
                 {
-                    Step.Receive => await receive.RunAsync(r),
-                    Step.HotCopy => await hotCopy.RunAsync(r),
-                    Step.LookUp => await lookUp.RunAsync(r),
-                    Step.Hit => await hit.RunAsync(r),
-                    Step.ServeStale => await serveStale.RunAsync(r),
-                    Step.Expired => await expired.RunAsync(r),
-                    Step.Miss => await miss.RunAsync(r),
-                    Step.Follow => await follow.RunAsync(r),
-                    Step.Fetch => await fetch.RunAsync(r),
-                    Step.OriginFailed => await originFailed.RunAsync(r),
-                    Step.Revalidated => await revalidated.RunAsync(r),
-                    Step.Store => await store.RunAsync(r),
-                    Step.Deliver => await deliver.RunAsync(r),
-                    Step.Restart => RestartStep.Run(r),
-                    _ => throw new InvalidOperationException($"no step {r.Step}"),
-                };
+                    await RunStepsAsync(r);
+                    break;
+                }
+                catch (Exception ex) when (attempt == 0 && !ctx.Response.HasStarted && ClusterFailure(ex) && r.Owner is not null
+                                           && !ctx.RequestAborted.IsCancellationRequested)
+                {
+                    // The cluster failed under a step that did not expect it (e.g. this node being declared dead and
+                    // stopping): like an unreachable owner, the client is served from the origin, uncached — never a 500.
+                    if (r.Fill is { Active: true } leading) await leading.AbortAsync();
+                    r.ReleaseOrigin();
+                    (r.Owner, r.Fill, r.Role, r.Reason, r.Step) = (null, null, null, ForwardReason.Bypass, Step.Fetch);
+                }
             }
         }
         catch when (!ctx.Response.HasStarted)
@@ -68,6 +66,34 @@ public sealed class ProxyHandler(
             r.ReleaseOrigin();
             // Whatever happened, a fill this request leads must not be left open (followers would wait on it).
             if (r.Fill is { Active: true } fill) await fill.AbortAsync();
+        }
+    }
+
+    /// <summary>A failure of the cluster itself (not of the origin or the request): Orleans' own exceptions and the transient ones.</summary>
+    private static bool ClusterFailure(Exception ex) => OwnerCalls.IsTransient(ex) || ex is Orleans.Runtime.OrleansException;
+
+    private async Task RunStepsAsync(ProxyRequest r)
+    {
+        while (r.Step != Step.Done)
+        {
+            r.Step = r.Step switch
+            {
+                Step.Receive => await receive.RunAsync(r),
+                Step.HotCopy => await hotCopy.RunAsync(r),
+                Step.LookUp => await lookUp.RunAsync(r),
+                Step.Hit => await hit.RunAsync(r),
+                Step.ServeStale => await serveStale.RunAsync(r),
+                Step.Expired => await expired.RunAsync(r),
+                Step.Miss => await miss.RunAsync(r),
+                Step.Follow => await follow.RunAsync(r),
+                Step.Fetch => await fetch.RunAsync(r),
+                Step.OriginFailed => await originFailed.RunAsync(r),
+                Step.Revalidated => await revalidated.RunAsync(r),
+                Step.Store => await store.RunAsync(r),
+                Step.Deliver => await deliver.RunAsync(r),
+                Step.Restart => RestartStep.Run(r),
+                _ => throw new InvalidOperationException($"no step {r.Step}"),
+            };
         }
     }
 }
