@@ -31,7 +31,9 @@ public sealed class ProxyHandler(
     OriginFailedStep originFailed,
     RevalidatedStep revalidated,
     StoreStep store,
-    DeliverStep deliver)
+    DeliverStep deliver,
+    IClusterMembershipService membership,
+    ILocalSiloDetails localSilo)
 {
     public async Task HandleAsync(HttpContext ctx)
     {
@@ -69,8 +71,13 @@ public sealed class ProxyHandler(
         }
     }
 
-    /// <summary>A failure of the cluster itself (not of the origin or the request): Orleans' own exceptions and the transient ones.</summary>
-    private static bool ClusterFailure(Exception ex) => OwnerCalls.IsTransient(ex) || ex is Orleans.Runtime.OrleansException;
+    /// <summary>
+    /// A failure of the cluster itself (not of the origin or the request): Orleans' own exceptions, the transient ones,
+    /// and anything at all while this node is no longer an active member (declared dead, stopping).
+    /// </summary>
+    private bool ClusterFailure(Exception ex) =>
+        OwnerCalls.IsTransient(ex) || ex is OrleansException
+        || membership.CurrentSnapshot.GetSiloStatus(localSilo.SiloAddress) != SiloStatus.Active;
 
     private async Task RunStepsAsync(ProxyRequest r)
     {
