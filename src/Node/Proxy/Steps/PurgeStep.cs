@@ -28,7 +28,8 @@ public sealed class PurgeStep(NodeSettings settings, ClusterPurge purge, ILogger
         if (client.IsIPv4MappedToIPv6) client = client.MapToIPv4();
         if (!settings.Policy.PurgeFrom.Any(n => n.Contains(client)))
         {
-            logger.LogWarning("Refused PURGE {Target} from {Client}: not in Access:PurgeFrom", ctx.Request.Path + ctx.Request.QueryString, client);
+            logger.LogWarning("Refused PURGE {Target} from {Client}: not in Access:PurgeFrom",
+                ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget, client);
             await r.FailAsync(StatusCodes.Status403Forbidden, $"PURGE is not allowed from {client} (allowed: Access:PurgeFrom)",
                 new Answer(AnsweredBy.PurgeRefused, Detail: "purge-denied"), cacheName);
             return Step.Done;
