@@ -35,6 +35,7 @@ public static class ManagementHost
         services.AddSingleton<MetricsExporter>();
         services.AddSingleton<Readiness>();
         services.AddSingleton<ClusterNodes>();
+        services.AddSingleton<ClusterPurge>(); // gRPC Purge and HTTP PURGE on the proxy port
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
         services.AddSingleton<CacheCluster.Node.Dashboard.DashboardFeed>();

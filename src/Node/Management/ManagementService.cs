@@ -24,7 +24,7 @@ public sealed class ManagementService(
     EntryOwners owners,
     RuntimePolicy policy,
     WarmClient warm,
-    ILogger<ManagementService> logger) : CacheManagement.CacheManagementBase
+    ClusterPurge purge) : CacheManagement.CacheManagementBase
 {
     public override async Task<ClusterStatus> GetClusterStatus(ClusterStatusRequest request, ServerCallContext context)
     {
@@ -107,19 +107,8 @@ public sealed class ManagementService(
         switch (request.TargetCase)
         {
             case PurgeRequest.TargetOneofCase.Url:
-            {
-                // One URL: its owner grain removes it (and its variants); hot copies everywhere are dropped by the owner.
-                var key = UrlKey(request.Url, "url");
-                int removed = await owners.For(key).InvalidateAsync();
-                // The owner waits for the nodes it knows hold hot copies; a copy registered with an earlier activation
-                // of the owner is not among them, so every node is asked too before answering.
-                var drops = await cluster.AskAllAsync(g => g.DropHotAsync(new PurgeMatch(PurgeKind.Url, key)), ct);
-                logger.LogInformation("Purge url {Key}: {Result}", key, removed > 0 ? $"{removed} entr(ies) removed" : "not cached");
-                var reply = new PurgeReply { Purged = removed };
-                foreach (var d in drops)
-                    reply.Nodes.Add(new NodePurge { Node = d.Name, Purged = d.Name == settings.NodeName ? removed : 0, Error = d.Error ?? "" });
-                return reply;
-            }
+                // One URL: its owner grain removes it and its variants.
+                return ToProto(await purge.UrlAsync(UrlKey(request.Url, "url"), ct));
             case PurgeRequest.TargetOneofCase.Host:
                 InputLimits.Checked(request.Host, "host", InputLimits.MaxNameChars);
                 if (string.IsNullOrWhiteSpace(request.Host) || request.Host.Contains('/'))
@@ -138,15 +127,14 @@ public sealed class ManagementService(
             default:
                 throw Invalid("target", "set one of url, host, prefix, surrogate_key");
         }
-        var answers = await cluster.AskAllAsync(g => g.PurgeAsync(match), ct, timeout: ClusterNodes.ScanTimeout);
-        var result = new PurgeReply();
-        foreach (var a in answers)
-        {
-            result.Nodes.Add(new NodePurge { Node = a.Name, Purged = a.Value, Error = a.Error ?? "" });
-            result.Purged += a.Value;
-        }
-        logger.LogInformation("Purge {Kind} '{Value}': {Count} entr(ies) removed cluster-wide", match.Kind, match.Value, result.Purged);
-        return result;
+        return ToProto(await purge.MatchAsync(match, ct));
+    }
+
+    private static PurgeReply ToProto(PurgeResult result)
+    {
+        var reply = new PurgeReply { Purged = result.Purged };
+        foreach (var n in result.Nodes) reply.Nodes.Add(new NodePurge { Node = n.Node, Purged = n.Purged, Error = n.Error ?? "" });
+        return reply;
     }
 
     public override async Task<InspectReply> Inspect(InspectRequest request, ServerCallContext context)

@@ -12,6 +12,9 @@ public enum ForwardedForMode { On, Off, Delete, Truncate }
 public sealed class PolicySettings
 {
     public IReadOnlyList<string> AccessRules { get; init; } = AccessRuleSet.DefaultLines;
+    /// <summary>Access:PurgeFrom: the client networks whose HTTP PURGE is carried out (after the access rules admitted them).</summary>
+    public IReadOnlyList<IPNetwork> PurgeFrom { get; init; } = DefaultPurgeFrom;
+    public static readonly IReadOnlyList<IPNetwork> DefaultPurgeFrom = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
     public AuthSettings Auth { get; init; } = new();
     public PrivacySettings Privacy { get; init; } = new();
     public LimitSettings Limits { get; init; } = new();
@@ -27,7 +30,7 @@ public sealed class PolicySettings
     {
         var config = r.Config;
         var contentRoot = r.ContentRoot;
-        r.RejectUnknown("Access", "Rules", "ListDirectory");
+        r.RejectUnknown("Access", "Rules", "ListDirectory", "PurgeFrom");
         r.RejectUnknown("Auth", "HtpasswdFile", "Realm", "Required", "Groups");
         r.RejectUnknown("Privacy", "Via", "XForwardedFor", "StripRequestHeaders");
         r.RejectUnknown("Limits", "ClientRequestsPerSecond", "ClientBurst", "UserRequestsPerSecond", "UserBurst",
@@ -59,6 +62,11 @@ public sealed class PolicySettings
             if (!Directory.Exists(full)) r.Error("Access:ListDirectory", $"'{full}' is not an existing folder");
             else listDirectory = ListFiles.RealPath(full) ?? full;
         }
+
+        // Access:PurgeFrom: who may purge over HTTP; unset: loopback only; "none" (or empty): nobody.
+        var purgeFrom = config.GetSection("Access:PurgeFrom") is { } pf && (pf.Value is not null || pf.GetChildren().Any())
+            ? (r.List("Access:PurgeFrom") is [var only] && only.Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Networks(r, config, "Access:PurgeFrom"))
+            : DefaultPurgeFrom;
 
         var groups = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         foreach (var g in config.GetSection("Auth:Groups").GetChildren())
@@ -115,7 +123,7 @@ public sealed class PolicySettings
         if (guard.HostsFile is not null && !File.Exists(guard.HostsFile))
             r.Error("Resolver:HostsFile", $"'{guard.HostsFile}' does not exist");
         return new PolicySettings { AccessRules = accessRules, Auth = auth, Privacy = privacy, Limits = limits, Guard = guard, ResolvePath = resolve,
-            ListDirectory = listDirectory };
+            ListDirectory = listDirectory, PurgeFrom = purgeFrom };
     }
 
     private static CacheCluster.Node.Guard.LoopbackAccess LoopbackSetting(SettingsReader r, IConfiguration config)

@@ -8,6 +8,7 @@ namespace CacheCluster.Node.Proxy;
 /// The path of one proxied request through the node, as a step machine: each step does one thing and names the
 /// next (numbers as in docs/architecture.md, "A request's path"). Usually:
 /// <code>
+/// Receive → Purge                                                (PURGE: removed cluster-wide, never forwarded)
 /// Receive → HotCopy ─────────────────────────────────────────────→ (hot copy served)
 ///         → LookUp → Hit | ServeStale                             → (served from the owner)
 ///                  → Expired → Miss → Follow                      → (another request's fill streamed)
@@ -20,6 +21,7 @@ namespace CacheCluster.Node.Proxy;
 /// </summary>
 public sealed class ProxyHandler(
     ReceiveStep receive,
+    PurgeStep purge,
     HotCopyStep hotCopy,
     LookUpStep lookUp,
     HitStep hit,
@@ -86,6 +88,7 @@ public sealed class ProxyHandler(
             r.Step = r.Step switch
             {
                 Step.Receive => await receive.RunAsync(r),
+                Step.Purge => await purge.RunAsync(r),
                 Step.HotCopy => await hotCopy.RunAsync(r),
                 Step.LookUp => await lookUp.RunAsync(r),
                 Step.Hit => await hit.RunAsync(r),

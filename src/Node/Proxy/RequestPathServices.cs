@@ -25,6 +25,7 @@ public static class RequestPathServices
         services.AddSingleton<BackgroundRevalidation>();
         // The steps, and the dispatcher that runs them.
         services.AddSingleton<ReceiveStep>();
+        services.AddSingleton<PurgeStep>();
         services.AddSingleton<HotCopyStep>();
         services.AddSingleton<LookUpStep>();
         services.AddSingleton<HitStep>();

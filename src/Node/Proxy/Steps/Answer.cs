@@ -33,6 +33,10 @@ public enum AnsweredBy : byte
     RevalidationRaced,
     /// <summary>The request target could not be understood (400).</summary>
     BadRequest,
+    /// <summary>An HTTP PURGE carried out: 200 with the count, or 404 when nothing was cached (Detail says which).</summary>
+    Purged,
+    /// <summary>An HTTP PURGE from a client Access:PurgeFrom does not name (403).</summary>
+    PurgeRefused,
 }
 
 /// <summary>
@@ -55,6 +59,7 @@ public readonly record struct Answer(AnsweredBy By, ForwardReason Reason = Forwa
         AnsweredBy.OnlyIfCached => Caching.CacheStatus.Forward(cacheName, Reason, null, false, null, "only-if-cached"),
         AnsweredBy.OriginError => Caching.CacheStatus.Forward(cacheName, Reason, null, false, null, Detail),
         AnsweredBy.RevalidationRaced => Caching.CacheStatus.Forward(cacheName, Reason, 304, false, null, "revalidation-raced"),
+        AnsweredBy.Purged or AnsweredBy.PurgeRefused => Caching.CacheStatus.Local(cacheName, Detail ?? "purge"),
         _ => Caching.CacheStatus.Local(cacheName, Detail ?? "bad-request"),
     };
 
@@ -70,6 +75,9 @@ public readonly record struct Answer(AnsweredBy By, ForwardReason Reason = Forwa
         AnsweredBy.OnlyIfCached => RequestOutcome.Miss,
         // Forwarded and passed on (whatever its status), and the 503 of a raced revalidation the origin did answer.
         AnsweredBy.MissNotStored or AnsweredBy.RevalidationRaced => RequestOutcome.Pass,
+        // Squid logs a PURGE as TCP_MISS/200 (or /404): neither a hit nor a cache miss for the hit ratio.
+        AnsweredBy.Purged => RequestOutcome.Pass,
+        AnsweredBy.PurgeRefused => RequestOutcome.Denied,
         _ => RequestOutcome.Error,
     };
 }

@@ -4,7 +4,7 @@ using CacheCluster.Node.Configuration;
 namespace CacheCluster.Node.Proxy.Steps;
 
 /// <summary>
-/// 1. Receive: what is asked for. CONNECT goes to the tunnel; a target that cannot be understood is refused;
+/// 1. Receive: what is asked for. CONNECT goes to the tunnel, PURGE to the purge step; a target that cannot be understood is refused;
 /// otherwise the upstream URL and cache key, the request's Cache-Control and what the cache may do with it.
 /// (2. Policy was checked before this handler runs: src/Node/Policy/RequestAdmission.cs.)
 /// </summary>
@@ -19,6 +19,7 @@ public sealed class ReceiveStep(NodeSettings settings, ConnectTunnel tunnel)
             await tunnel.HandleAsync(ctx);
             return Step.Done;
         }
+        if (PurgeStep.IsPurge(method)) return Step.Purge;
         if (!RequestTarget.TryParse(ctx, settings.Proxy, out var target, out var error))
         {
             await r.FailAsync(StatusCodes.Status400BadRequest, error, new Answer(AnsweredBy.BadRequest), settings.Proxy.CacheName);

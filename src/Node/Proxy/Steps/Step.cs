@@ -8,6 +8,8 @@ public enum Step
 {
     /// <summary>1. What is asked for: CONNECT goes to the tunnel, a bad target is refused, the rest is parsed.</summary>
     Receive,
+    /// <summary>1′. HTTP PURGE: removes the URL (or a prefix, or surrogate keys) cluster-wide; never forwarded.</summary>
+    Purge,
     /// <summary>3a. This node's hot copy of a popular entry, if fresh enough: no owner round trip.</summary>
     HotCopy,
     /// <summary>3b. Ask the entry's owner (and, for a URL that varies, the owner of this request's variant).</summary>

@@ -34,6 +34,8 @@ public class AnswerTests
         { "origin 500 passed on", new Answer(AnsweredBy.MissNotStored, ForwardReason.UriMiss, 500, Detail: "status"), CacheStatus.Forward(N, ForwardReason.UriMiss, 500, false, null, "status"), RequestOutcome.Pass },
         { "revalidation raced", new Answer(AnsweredBy.RevalidationRaced, ForwardReason.Stale), CacheStatus.Forward(N, ForwardReason.Stale, 304, false, null, "revalidation-raced"), RequestOutcome.Pass },
         { "bad request", new Answer(AnsweredBy.BadRequest), CacheStatus.Local(N, "bad-request"), RequestOutcome.Error },
+        { "PURGE carried out (Squid logs TCP_MISS)", new Answer(AnsweredBy.Purged, Detail: "purged"), CacheStatus.Local(N, "purged"), RequestOutcome.Pass },
+        { "PURGE refused", new Answer(AnsweredBy.PurgeRefused, Detail: "purge-denied"), CacheStatus.Local(N, "purge-denied"), RequestOutcome.Denied },
         { "only-if-cached miss", new Answer(AnsweredBy.OnlyIfCached, ForwardReason.UriMiss), CacheStatus.Forward(N, ForwardReason.UriMiss, null, false, null, "only-if-cached"), RequestOutcome.Miss },
     };
 
