@@ -82,6 +82,12 @@ public sealed class AccessLogWriter : IAsyncDisposable
                     {
                         try { await file.DisposeAsync(); } catch (IOException) { }
                         file = null;
+                        // Open the new file at once, as Squid does: the operator sees the rotation took.
+                        try { (file, size) = Open(); }
+                        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                        {
+                            _logger.LogWarning("Access log {Path}: cannot reopen ({Message}); will retry with the next line", _settings.Path, ex.Message);
+                        }
                     }
                     if (ReferenceEquals(record, Wake)) continue;
                     byte[] bytes;

@@ -46,7 +46,15 @@ public sealed record AccessRecord(
         sb.Append(' ').Append(Clean(LoggedUrl(stripQuery)));
         sb.Append(' ').Append(string.IsNullOrEmpty(User) ? "-" : Clean(User));
         sb.Append(' ').Append(Hierarchy).Append('/').Append(Peer ?? "-");
-        sb.Append(' ').Append(string.IsNullOrEmpty(ContentType) ? "-" : Clean(ContentType));
+        sb.Append(' ').Append(MimeType(ContentType) is { Length: > 0 } type ? Clean(type) : "-");
+    }
+
+    /// <summary>Squid's %mt is the media type alone: the Content-Type up to the first ';' or blank.</summary>
+    private static string? MimeType(string? contentType)
+    {
+        if (contentType is null) return null;
+        int end = contentType.AsSpan().IndexOfAny(';', ' ', '\t');
+        return end < 0 ? contentType : contentType[..end];
     }
 
     /// <summary>
