@@ -178,6 +178,19 @@ public class AccessLogTests : IAsyncLifetime
         Assert.Equal(2, (await WaitForLinesAsync(path + ".1", 2)).Length);
     }
 
+    [Fact] // Squid's _ABORTED: the client went away before its answer was complete
+    public async Task A_client_that_goes_away_is_ABORTED_and_nothing_else_is()
+    {
+        var path = Path.Combine(TempDir.Create("accesslog-aborted"), "access.log");
+        await using var node = await TestNode.StartAsync(settings: new Dictionary<string, string?> { ["AccessLog:Path"] = path });
+        // curl gives up after 1 s on a body the origin sends slowly.
+        var (code, _) = Curl("-o", "/dev/null", "--max-time", "1", "-x", node.ProxyUri.ToString(), _origin.Url("/slow-body/1m").ToString());
+        Assert.NotEqual(0, code);
+        var line = (await WaitForLinesAsync(path, 1))[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches("^TCP_MISS_ABORTED/(200|000)$", line[3]);
+        Assert.Equal("HIER_DIRECT/127.0.0.1", line[8]);
+    }
+
     /// <summary>Runs curl (a real client) and returns its exit code and standard output.</summary>
     internal static (int Code, string Output) Curl(params string[] args)
     {
