@@ -38,7 +38,7 @@ public sealed class AccessLogWriter : IAsyncDisposable
             SingleReader = true,
         }, _ => Interlocked.Increment(ref _dropped));
         _writer = Task.Run(WriteLoopAsync);
-        if (OperatingSystem.IsLinux() && _settings.Path != "-")
+        if (OperatingSystem.IsLinux()) // also for "-": logrotate's signal must not end the process
             _usr1 = PosixSignalRegistration.Create((PosixSignal)SigUsr1, context =>
             {
                 context.Cancel = true; // SIGUSR1 would otherwise end the process
