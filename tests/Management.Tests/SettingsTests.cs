@@ -48,7 +48,8 @@ public class SettingsTests
         Assert.Contains("Management:Listen: 'nowhere' is not an address:port", Error(("Management:Listen", "nowhere")));
         Assert.Contains("Management:Tls:KeyPath: TLS needs both", Error(("Management:Tls:CertificatePath", "/etc/hostname")));
         Assert.Contains("Management:Colour: unknown setting", Error(("Management:Colour", "blue")));
-        Assert.Contains("AccessLog:Format: 'xml' is not one of Squid, Json", Error(("AccessLog:Format", "xml")));
+        Assert.Contains("AccessLog:Format: 'xml' is not one of Squid, Common, Combined, Json", Error(("AccessLog:Format", "xml")));
         Assert.Contains("AccessLog:MaxSize", Error(("AccessLog:MaxSize", "tiny")));
+        Assert.Contains("AccessLog:StripQuery", Error(("AccessLog:StripQuery", "maybe")));
     }
 }

@@ -119,7 +119,8 @@ public class StaleIfErrorTests
     [Fact] // RFC 5861 4: stale-if-error lets a stale entry stand in for an unreachable origin
     public async Task A_stale_entry_with_stale_if_error_is_served_when_the_origin_is_down()
     {
-        await using var node = await TestNode.StartAsync();
+        var accessLog = Path.Combine(TempDir.Create("sie-accesslog"), "access.log");
+        await using var node = await TestNode.StartAsync(settings: new Dictionary<string, string?> { ["AccessLog:Path"] = accessLog });
         using var client = node.CreateClient();
         var origin = await OriginServer.StartAsync();
         var path = NodeAndOrigin.Unique("/bytes/3k?cc=" + Uri.EscapeDataString("max-age=1, stale-if-error=60"));
@@ -140,6 +141,18 @@ public class StaleIfErrorTests
         }
         using (var r = await client.GetAsync(noSieUrl))
             Assert.Equal(HttpStatusCode.BadGateway, r.StatusCode); // no stale-if-error: the error shows
+
+        // The access log says it as Squid does: the stale copy stood in for a failed refresh; the origin's failure is a miss.
+        string[] lines = [];
+        for (int i = 0; i < 100 && lines.Length < 4; i++)
+        {
+            await Task.Delay(50);
+            using var f = new FileStream(accessLog, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite);
+            lines = new StreamReader(f).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("TCP_REFRESH_FAIL_OLD/200", lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries)[3]);
+        Assert.Equal("TCP_MISS/502", lines[3].Split(' ', StringSplitOptions.RemoveEmptyEntries)[3]);
     }
 }
 

@@ -19,7 +19,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         public required long BytesBefore;
         public required ConnectionBytes? Bytes;
         public required StatsMiddleware Middleware;
-        public DateTimeOffset StartedAt;
+        // Set from the synchronous middleware, so it stays on the connection's flow until the next request replaces it.
+        public void MakeCurrent() => Current = this;
     }
 
     private static readonly Func<object, Task> OnCompleted = state =>
@@ -39,9 +40,9 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
             BytesBefore = bytes?.Written ?? 0,
             Bytes = bytes,
             Middleware = this,
-            StartedAt = accessLog.Enabled ? DateTimeOffset.UtcNow : default,
         };
         ctx.Features.Set<ProxyRequestInfo>(request);
+        request.MakeCurrent(); // flows into the origin client, which notes the server it reached
         figures.Started(HttpMethods.IsConnect(ctx.Request.Method));
         ctx.Response.OnCompleted(OnCompleted, request);
         return next(ctx);
@@ -50,7 +51,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
     private void Finish(Request r)
     {
         var ctx = r.Context;
-        int status = ctx.Response.StatusCode;
+        // A tunnel answered 200 on the raw connection; Kestrel's own status for the request is not what the client saw.
+        int status = r.TunnelEstablished ? 200 : ctx.Response.StatusCode;
         bool tunnel = HttpMethods.IsConnect(ctx.Request.Method);
         // Recorded by the step that answered (or by ProxyErrors); never read back from the Cache-Status text.
         var outcome = r.Outcome ?? OutcomeClassifier.Unrecorded(status, tunnel);
@@ -63,19 +65,31 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
         if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
         if (!accessLog.Enabled) return;
+        // Squid's _ABORTED: the client went away before its answer was complete (not a connection the proxy cut).
+        bool aborted = ctx.RequestAborted.IsCancellationRequested && !r.ClosedByProxy
+            && !(ctx.Response.ContentLength is long length && sent >= length);
+        var code = r.TunnelEstablished ? "TCP_TUNNEL" : r.SquidCode ?? AccessLog.SquidCodes.Unrecorded(outcome, tunnel, status);
+        // Answers from the cache asked nothing upstream (a background revalidation may have, for later requests).
+        var hop = code.Contains("HIT", StringComparison.Ordinal) || outcome == RequestOutcome.Denied ? UpstreamHop.None : r.Hop;
+        var client = ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";
         accessLog.Write(new AccessRecord(
-            r.StartedAt,
+            DateTimeOffset.UtcNow, // Squid logs a request when it completes
             Stopwatch.GetElapsedTime(r.Started),
-            ctx.Connection.RemoteIpAddress?.ToString() ?? "-",
+            client,
             outcome,
-            tunnel,
-            status,
+            aborted ? code + "_ABORTED" : code,
+            aborted && !ctx.Response.HasStarted ? 0 : status, // Squid's /000: no reply was sent
             sent,
             ctx.Request.Method,
             url,
+            ctx.Request.Protocol,
             r.User ?? ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User, // set by proxy authentication
+            AccessLog.SquidCodes.Hierarchy(hop),
+            hop == UpstreamHop.None ? null : r.Peer?.ToString(),
             r.Owner,
             cs,
-            ctx.Response.ContentType));
+            ctx.Response.ContentType,
+            ctx.Request.Headers.Referer.Count > 0 ? ctx.Request.Headers.Referer.ToString() : null,
+            ctx.Request.Headers.UserAgent.Count > 0 ? ctx.Request.Headers.UserAgent.ToString() : null));
     }
 }

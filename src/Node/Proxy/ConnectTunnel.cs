@@ -66,6 +66,12 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Guard
         }
 
         logger.LogDebug("CONNECT {Host}:{Port} established", host, port);
+        // For the access log: TCP_TUNNEL/200 … HIER_DIRECT/<server ip>, however the tunnel ends.
+        if (ctx.Features.Get<CacheCluster.Node.Observability.ProxyRequestInfo>() is { } info)
+        {
+            (info.TunnelEstablished, info.ClosedByProxy, info.Hop) = (true, true, CacheCluster.Node.Observability.UpstreamHop.Direct);
+            info.Peer = socket.RemoteEndPoint is System.Net.IPEndPoint ep ? CacheCluster.Node.Observability.PeerAddresses.Normalise(ep.Address) : null;
+        }
         using (socket)
         {
             await using var upstream = new NetworkStream(socket, ownsSocket: false);

@@ -16,26 +16,29 @@ public sealed class OriginClient : IDisposable
     // connections live in a pool of their own, so a connection opened for them is never reused for a LAN client.
     private readonly HttpMessageInvoker _localInvoker;
     private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
+    // Which server address each upstream connection reached, for the access log's peer field.
+    private readonly CacheCluster.Node.Observability.PeerAddresses _peers = new();
 
     public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, CacheCluster.Node.Observability.OriginMeter meter,
         ILoggerFactory loggers)
     {
         // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
-            _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
-        _invoker = NewInvoker(settings, guard, meter, clientIsLocal: false);
-        _localInvoker = NewInvoker(settings, guard, meter, clientIsLocal: true);
+            _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, _peers, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
+        _invoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: false);
+        _localInvoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: true);
     }
 
     private static HttpMessageInvoker NewInvoker(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard,
-        CacheCluster.Node.Observability.OriginMeter meter, bool clientIsLocal)
+        CacheCluster.Node.Observability.OriginMeter meter, CacheCluster.Node.Observability.PeerAddresses peers, bool clientIsLocal)
     {
         var handler = NewHandler(settings);
         handler.UseProxy = false;
         // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
         // meter counts the bytes that come back.
         handler.ConnectCallback = async (context, ct) =>
-            meter.Counted(new NetworkStream(await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, clientIsLocal, ct), ownsSocket: true));
+            meter.Counted(new NetworkStream(peers.Connected(context.DnsEndPoint.Host, context.DnsEndPoint.Port,
+                await guard.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, clientIsLocal, ct)), ownsSocket: true));
         return new HttpMessageInvoker(meter.Wrap(handler), disposeHandler: true); // times each fetch
     }
 
@@ -61,7 +64,16 @@ public sealed class OriginClient : IDisposable
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
         var invoker = CacheCluster.Node.Guard.ClientLocality.IsLocal ? _localInvoker : _invoker;
-        return _parents is null ? invoker.SendAsync(request, ct) : _parents.SendAsync(request, invoker, ct);
+        return _parents is not null && _parents.Routes(request) ? _parents.SendAsync(request, (m, c) => SendDirectAsync(m, invoker, c), ct) : SendDirectAsync(request, invoker, ct);
+    }
+
+    /// <summary>Straight to the origin; notes the server's address for the access log (HIER_DIRECT/ip).</summary>
+    private async Task<HttpResponseMessage> SendDirectAsync(HttpRequestMessage request, HttpMessageInvoker invoker, CancellationToken ct)
+    {
+        var response = await invoker.SendAsync(request, ct);
+        if (request.RequestUri is { } uri)
+            CacheCluster.Node.Observability.ProxyRequestInfo.Reached(CacheCluster.Node.Observability.UpstreamHop.Direct, _peers.Last(uri.IdnHost, uri.Port));
+        return response;
     }
 
     /// <summary>Maps a failure to reach the origin to the status and sentence the client sees.</summary>

@@ -10,16 +10,18 @@ public static class ProxyErrors
     /// Writes the error and records its outcome for stats and the access log: <paramref name="outcome"/> when the
     /// request path knows better, else a refusal (403, 407) or an error.
     /// </summary>
-    public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null, RequestOutcome? outcome = null)
+    public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null, RequestOutcome? outcome = null,
+        string? squidCode = null)
     {
         if (ctx.Response.HasStarted)
         {
             // Too late for a status: cut the connection so the client cannot mistake a partial body for a whole one.
+            if (ctx.Features.Get<ProxyRequestInfo>() is { } info) info.ClosedByProxy = true; // not the client's doing (access log)
             ctx.Abort();
             return Task.CompletedTask;
         }
         ctx.Response.Clear();
-        ProxyRequestInfo.SetOutcome(ctx, outcome ?? (status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error));
+        ProxyRequestInfo.SetOutcome(ctx, outcome ?? (status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error), squidCode);
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-store";

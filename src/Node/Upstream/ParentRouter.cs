@@ -26,9 +26,11 @@ public sealed class ParentRouter : IDisposable
     private readonly Parent[] _parents;
     private readonly IReadOnlyList<ParentProxy> _proxies;
     private readonly CancellationTokenSource _stop = new();
+    private readonly CacheCluster.Node.Observability.PeerAddresses _peers;
 
-    public ParentRouter(NodeSettings settings, ILogger log)
+    public ParentRouter(NodeSettings settings, CacheCluster.Node.Observability.PeerAddresses peers, ILogger log)
     {
+        _peers = peers;
         _settings = settings.Upstream;
         _connectTimeout = settings.Proxy.ConnectTimeout;
         _log = log;
@@ -39,6 +41,14 @@ public sealed class ParentRouter : IDisposable
             var handler = Proxy.OriginClient.NewHandler(settings);
             handler.UseProxy = true;
             handler.Proxy = new WebProxy(new Uri($"http://{p.Name}/"));
+            // Notes the parent's address for the access log (FIRSTUP_PARENT/ip, CARP/ip).
+            handler.ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try { await socket.ConnectAsync(context.DnsEndPoint, ct); }
+                catch { socket.Dispose(); throw; }
+                return new NetworkStream(peers.Connected(context.DnsEndPoint.Host, context.DnsEndPoint.Port, socket), ownsSocket: true);
+            };
             return new Parent(p, new HttpMessageInvoker(handler, disposeHandler: true));
         })];
         if (_parents.Length > 0) _ = Task.Run(ProbeLoopAsync);
@@ -60,22 +70,27 @@ public sealed class ParentRouter : IDisposable
         return false;
     }
 
-    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpMessageInvoker direct, CancellationToken ct)
+    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> direct,
+        CancellationToken ct)
     {
-        if (!Routes(request)) return await direct.SendAsync(request, ct);
         var order = ParentRanking.Rank(_proxies, request.RequestUri!.OriginalString);
         bool anyUp = false;
         foreach (var p in _parents) anyUp |= p.Up;
         var message = request;
         List<string>? failures = null;
-        foreach (var i in order)
+        for (int rank = 0; rank < order.Length; rank++)
         {
-            var parent = _parents[i];
+            var parent = _parents[order[rank]];
             // A parent marked down is skipped, unless every parent is down and there is no going direct: then try anyway.
             if (!parent.Up && (anyUp || _settings.DirectFallback)) continue;
             try
             {
-                return await parent.Invoker.SendAsync(message, ct);
+                var response = await parent.Invoker.SendAsync(message, ct);
+                // Squid's hierarchy codes: the hash-chosen parent is CARP; one parent, or the next one up after a failure, FIRSTUP_PARENT.
+                CacheCluster.Node.Observability.ProxyRequestInfo.Reached(
+                    rank == 0 && _parents.Length > 1 ? CacheCluster.Node.Observability.UpstreamHop.Carp : CacheCluster.Node.Observability.UpstreamHop.FirstUpParent,
+                    _peers.Last(parent.Proxy.Host, parent.Proxy.Port));
+                return response;
             }
             catch (Exception ex) when (IsConnectFailure(ex, ct))
             {
@@ -84,7 +99,7 @@ public sealed class ParentRouter : IDisposable
                 message = Clone(message); // nothing was sent: the body (if any) is still unread
             }
         }
-        if (_settings.DirectFallback) return await direct.SendAsync(message, ct);
+        if (_settings.DirectFallback) return await direct(message, ct);
         throw new HttpRequestException(HttpRequestError.ConnectionError,
             "no parent proxy could be reached (" + (failures is null ? "all are down" : string.Join("; ", failures)) + ") and Upstream:DirectFallback is false");
     }

@@ -25,16 +25,32 @@ public class ParentPeeringTests
         return s;
     }
 
+    private static async Task<string[]> ReadLinesAsync(string path, int count)
+    {
+        string[] lines = [];
+        for (int i = 0; i < 100 && lines.Length < count; i++)
+        {
+            await Task.Delay(50);
+            if (File.Exists(path))
+                using (var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+                    lines = new StreamReader(f).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        Assert.True(lines.Length >= count, $"{path}: {lines.Length} of {count} lines");
+        return lines;
+    }
+
     [Fact]
     public async Task A_miss_at_the_child_site_is_fetched_through_the_parent_and_is_a_parent_hit_the_second_time()
     {
         await using var origin = await OriginServer.StartAsync(new OriginOptions());
         await using var parent = await LocalCluster.StartAsync(1, Site("parent-site"));
+        var accessLog = Path.Combine(TempDir.Create("parent-accesslog"), "access.log");
         // The child stores nothing over 1 KiB, so its second request is a miss again and shows the parent's cache.
         await using var child = await LocalCluster.StartAsync(1, Site("child-site", new()
         {
             ["Upstream:Parents"] = $"127.0.0.1:{parent.Nodes[0].ProxyPort}",
             ["Cache:MaxObjectSize"] = "1KiB",
+            ["AccessLog:Path"] = accessLog,
         }));
         using var client = child.Nodes[0].CreateClient();
         var path = NodeAndOrigin.Unique("/bytes/4k?cc=max-age%3D600");
@@ -60,6 +76,12 @@ public class ParentPeeringTests
             Assert.Contains("child-site; fwd=uri-miss", second.CacheStatus());
         }
         Assert.Equal(1, origin.RequestCount(path));
+
+        // The child's access log says, as Squid's does, that both came through its (single) parent, by address.
+        var lines = await ReadLinesAsync(accessLog, 2);
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, l => Assert.Equal(["TCP_MISS/200", "FIRSTUP_PARENT/127.0.0.1"],
+            l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is var f ? new[] { f[3], f[8] } : null));
     }
 
     [Fact]
@@ -70,11 +92,14 @@ public class ParentPeeringTests
         try
         {
             var dead = $"127.0.0.1:{Ports.Free()}"; // nothing listens there
+            var accessLog = Path.Combine(TempDir.Create("carp-accesslog"), "access.log");
             var live = $"127.0.0.1:{parent.Nodes[0].ProxyPort}";
             await using var child = await LocalCluster.StartAsync(1, Site("child-site", new()
             {
                 ["Upstream:Parents"] = $"{dead},{live}",
                 ["Upstream:HealthCheckInterval"] = "500ms",
+                ["AccessLog:Path"] = accessLog,
+                ["AccessLog:StripQuery"] = "false", // the URLs differ by their query
             }));
             using var client = child.Nodes[0].CreateClient();
 
@@ -89,6 +114,8 @@ public class ParentPeeringTests
                 Assert.Equal(HttpStatusCode.OK, r.StatusCode);
                 Assert.Contains("parent-site", r.CacheStatus());
             }
+            var liveFirst = paths.First(p => ParentRanking.Rank(parents, origin.Url(p).ToString())[0] == 1);
+            using (var r = await client.GetAsync(origin.Url(liveFirst))) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
 
             // The parent site goes away: the child goes direct to the origin.
             await parent.DisposeAsync();
@@ -101,6 +128,14 @@ public class ParentPeeringTests
                 Assert.Contains("child-site; fwd=uri-miss", r.CacheStatus());
             }
             Assert.Equal(1, origin.RequestCount(after));
+
+            // Squid's hierarchy codes in the child's access log: the next parent up after the chosen one failed is
+            // FIRSTUP_PARENT, the hash's own choice CARP, the origin itself HIER_DIRECT; each with the address.
+            var lines = await ReadLinesAsync(accessLog, deadFirst.Count + 2);
+            string Hier(string p) => lines.Single(l => l.Contains($" {origin.Url(p).AbsoluteUri} ")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[8];
+            Assert.All(deadFirst, p => Assert.Equal("FIRSTUP_PARENT/127.0.0.1", Hier(p)));
+            Assert.Equal("CARP/127.0.0.1", Hier(liveFirst));
+            Assert.Equal("HIER_DIRECT/127.0.0.1", Hier(after));
         }
         finally
         {

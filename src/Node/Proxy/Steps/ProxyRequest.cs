@@ -86,7 +86,7 @@ public sealed class ProxyRequest(HttpContext context)
     public string Answered(in Answer answer, string cacheName)
     {
         Answer = answer;
-        if (_info is { } info) info.Outcome = answer.Outcome;
+        if (_info is { } info) (info.Outcome, info.SquidCode) = (answer.Outcome, AccessLog.SquidCodes.Of(answer));
         return answer.CacheStatus(cacheName);
     }
 
@@ -94,14 +94,14 @@ public sealed class ProxyRequest(HttpContext context)
     public Task FailAsync(int status, string message, in Answer answer, string cacheName)
     {
         if (!Context.Response.HasStarted) Answer = answer;
-        return ProxyErrors.WriteAsync(Context, status, message, answer.CacheStatus(cacheName), answer.Outcome);
+        return ProxyErrors.WriteAsync(Context, status, message, answer.CacheStatus(cacheName), answer.Outcome, AccessLog.SquidCodes.Of(answer));
     }
 
     /// <summary>Forgets the answer (the request failed before its response began: the server answers 500).</summary>
     public void Unanswered()
     {
         Answer = default;
-        if (_info is { } info) info.Outcome = null;
+        if (_info is { } info) (info.Outcome, info.SquidCode) = (null, null);
     }
 
     /// <summary>Records the owner that answered the look-up, for the access log ("hot-copy": this node's memory).</summary>

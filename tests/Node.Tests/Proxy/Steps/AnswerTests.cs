@@ -67,6 +67,6 @@ public class AnswerTests
     public void A_tunnel_without_cache_status_is_a_pass()
     {
         Assert.Equal(RequestOutcome.Pass, OutcomeClassifier.Unrecorded(200, tunnel: true));
-        Assert.Equal("TCP_TUNNEL", OutcomeClassifier.SquidCode(RequestOutcome.Pass, tunnel: true, hotCopy: false));
+        Assert.Equal("TCP_TUNNEL", CacheCluster.Node.AccessLog.SquidCodes.Unrecorded(RequestOutcome.Pass, tunnel: true, 200));
     }
 }
