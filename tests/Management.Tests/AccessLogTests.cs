@@ -100,7 +100,7 @@ public class AccessLogTests : IAsyncLifetime
             ["AccessLog:Path"] = path,
             ["AccessLog:StripQuery"] = "false",
             ["Proxy:ConnectPorts"] = $"443,{tls.HttpsUrl("/").Port}",
-            ["Access:Rules:0"] = "deny dst=denied.example",
+            ["Access:Rules:0"] = "deny dstdomain=denied.example",
             ["Access:Rules:1"] = "allow all",
         });
         var https = tls.HttpsUrl("/bytes/3k");

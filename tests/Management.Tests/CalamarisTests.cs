@@ -31,7 +31,7 @@ public class CalamarisTests : IAsyncLifetime
         {
             ["AccessLog:Path"] = path,
             ["Proxy:ConnectPorts"] = $"443,{_origin.HttpsUrl("/").Port}",
-            ["Access:Rules:0"] = "deny dst=denied.example",
+            ["Access:Rules:0"] = "deny dstdomain=denied.example",
             ["Access:Rules:1"] = "allow all",
         });
         using var client = node.CreateClient();
