@@ -24,6 +24,7 @@ public sealed partial class CacheEntryGrain
     {
         foreach (var node in _hotCopies.TakeAll())
         {
+            if (!ranking.IsActiveNode(node)) continue; // leaving or gone: its copies go with it
             try { _ = GrainFactory.GetGrain<INodeGrain>(node).DropHotAsync(cacheKey); }
             catch (Exception ex) { logger.LogDebug("Could not tell {Node} to drop its hot copy: {Message}", node, ex.Message); }
         }
@@ -35,7 +36,7 @@ public sealed partial class CacheEntryGrain
         if (_head is not { } head) return 0;
         // An invalidation (RFC 9111 4.4) must be visible on every node before the unsafe request's response goes
         // out: the nodes holding hot copies confirm the drop (briefly awaited), rather than one-way messages.
-        var nodes = _hotCopies.TakeAll();
+        var nodes = _hotCopies.TakeAll().Where(ranking.IsActiveNode).ToList();
         // The marker goes first, so no variant registers under it while its variants are removed.
         await DropAsync(head, "invalidated");
         var dropped = nodes.Count > 0

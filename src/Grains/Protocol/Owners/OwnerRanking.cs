@@ -18,6 +18,16 @@ public sealed class OwnerRanking(IClusterMembershipService membership, IClusterM
     /// <summary>True once membership has declared <paramref name="silo"/> dead (it never comes back under that address).</summary>
     public bool IsDead(SiloAddress silo) => membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Dead;
 
+    /// <summary>
+    /// Whether the node whose per-node grain key is <paramref name="nodeKey"/> (its silo address) is an active member:
+    /// a node shutting down or dead takes its hot copies with it, and a message to it would only fail (and be logged).
+    /// </summary>
+    public bool IsActiveNode(string nodeKey)
+    {
+        try { return membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(nodeKey)) == SiloStatus.Active; }
+        catch (FormatException) { return true; } // not a silo address: let the call decide
+    }
+
     /// <summary>The membership and grain-manifest versions a ranking was computed from.</summary>
     public readonly record struct ViewVersion(MembershipVersion Membership, Orleans.Metadata.MajorMinorVersion Manifest);
 
