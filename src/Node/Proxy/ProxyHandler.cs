@@ -49,11 +49,12 @@ public sealed class ProxyHandler(
                     await RunStepsAsync(r);
                     break;
                 }
-                catch (Exception ex) when (attempt == 0 && !ctx.Response.HasStarted && ClusterFailure(ex) && r.Owner is not null
+                catch (Exception ex) when (attempt == 0 && !ctx.Response.HasStarted && ClusterFailure(ex) && r.Cacheable
                                            && !ctx.RequestAborted.IsCancellationRequested)
                 {
                     // The cluster failed under a step that did not expect it (e.g. this node being declared dead and
-                    // stopping): like an unreachable owner, the client is served from the origin, uncached — never a 500.
+                    // stopping, even inside the look-up): like an unreachable owner, the client is served from the
+                    // origin, uncached — never a 500. Only GET/HEAD: safe to send again.
                     if (r.Fill is { Active: true } leading) await leading.AbortAsync();
                     r.ReleaseOrigin();
                     (r.Owner, r.Fill, r.Role, r.Reason, r.Step) = (null, null, null, ForwardReason.Bypass, Step.Fetch);
