@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace CacheCluster.Caching;
 
 /// <summary>An inclusive, resolved byte range <c>First..Last</c> of a representation.</summary>
@@ -120,11 +121,11 @@ public static class ByteRanges
 
     /// <summary>The <c>Content-Range</c> value of a part: <c>bytes a-b/LEN</c>.</summary>
     public static string ContentRange(ByteRange range, long length) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"bytes {range.First}-{range.Last}/{length}");
+        string.Create(CultureInfo.InvariantCulture, $"bytes {range.First}-{range.Last}/{length}");
 
     /// <summary>The <c>Content-Range</c> value of a 416: <c>bytes */LEN</c>.</summary>
     public static string UnsatisfiedContentRange(long length) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"bytes */{length}");
+        string.Create(CultureInfo.InvariantCulture, $"bytes */{length}");
 
     // int-range = first-pos "-" [ last-pos ]; suffix-range = "-" suffix-length. Digits only, no inner whitespace.
     private static bool TryParseSpec(ReadOnlySpan<char> element, out (long First, long Last, bool Suffix) spec)

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 namespace CacheCluster.Caching;
 
 /// <summary>
@@ -87,7 +89,7 @@ public sealed partial class CacheControl
                 else if (i < s.Length && s[i] == '"')
                 {
                     int start = ++i;
-                    var sb = new System.Text.StringBuilder();
+                    var sb = new StringBuilder();
                     while (i < s.Length && s[i] != '"')
                     {
                         if (s[i] == '\\' && i + 1 < s.Length) i++;
@@ -169,7 +171,7 @@ public sealed partial class CacheControl
         if (value.IsEmpty) return true;
         // Many digits: clamp rather than overflow.
         if (value.Length > 10) { seconds = MaxDeltaSeconds; return true; }
-        seconds = Math.Min(long.Parse(value, System.Globalization.CultureInfo.InvariantCulture), MaxDeltaSeconds);
+        seconds = Math.Min(long.Parse(value, CultureInfo.InvariantCulture), MaxDeltaSeconds);
         return true;
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 namespace CacheCluster.Caching;
 
 /// <summary>Why a request went forward to the origin (RFC 9211 2.2 fwd parameter).</summary>
@@ -11,7 +12,7 @@ public static class CacheStatus
 
     public static string Forward(string cacheName, ForwardReason reason, int? fwdStatus, bool stored, TimeSpan? ttl, string? detail = null)
     {
-        var sb = new System.Text.StringBuilder(64);
+        var sb = new StringBuilder(64);
         sb.Append(cacheName).Append("; fwd=").Append(Token(reason));
         if (fwdStatus is int s) sb.Append("; fwd-status=").Append(s);
         if (stored) sb.Append("; stored");

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 
@@ -21,7 +22,7 @@ public static class CacheKeyHash
     public static Guid ToGuid(UInt128 hash)
     {
         Span<byte> bytes = stackalloc byte[16];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes, hash);
+        BinaryPrimitives.WriteUInt128LittleEndian(bytes, hash);
         return new Guid(bytes);
     }
 
@@ -29,6 +30,6 @@ public static class CacheKeyHash
     {
         Span<byte> bytes = stackalloc byte[16];
         key.TryWriteBytes(bytes);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(bytes);
+        return BinaryPrimitives.ReadUInt128LittleEndian(bytes);
     }
 }

@@ -1,6 +1,6 @@
+using CacheCluster.Management.V1;
 using Grpc.Core;
 using Grpc.Net.Client;
-using CacheCluster.Management.V1;
 
 namespace CacheCluster.Ctl;
 

@@ -1,12 +1,13 @@
+using CacheCluster.Node.ClusterClient.Membership;
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.Hosting;
 
-// --init-schema: create the PostgreSQL cluster schema and exit (src/Node/Clustering/SchemaCommand.cs).
-if (await CacheCluster.Node.Clustering.SchemaCommand.TryRunAsync(args) is int schemaExit) return schemaExit;
+// --init-schema: create the PostgreSQL cluster schema and exit (src/Node/ClusterClient/Membership/SchemaCommand.cs).
+if (await SchemaCommand.TryRunAsync(args) is int schemaExit) return schemaExit;
 
 try
 {
-    var app = CacheCluster.Node.Hosting.NodeHost.Build(args);
+    var app = NodeHost.Build(args);
     await app.RunAsync();
     return 0;
 }

@@ -34,7 +34,7 @@ public class ClusterSecurityTests
         Assert.Contains("1.3.6.1.5.5.7.3.1", usages);
         Assert.Contains("1.3.6.1.5.5.7.3.2", usages);
         Assert.True(node.NotAfter > DateTime.Now.AddYears(5));
-        Assert.Null(CacheCluster.Node.Clustering.ClusterCertificates.ChainProblem(node, [ca]));
+        Assert.Null(CacheCluster.Node.ClusterClient.Membership.ClusterCertificates.ChainProblem(node, [ca]));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using CacheCluster.Chart.Tests.Support;
-using CacheCluster.Node.Auth;
+using CacheCluster.Node.FrontEnd.Auth;
 using CacheCluster.Node.Policy;
 using Microsoft.Extensions.Logging.Abstractions;
 

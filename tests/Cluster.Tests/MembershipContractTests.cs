@@ -1,6 +1,6 @@
 using System.Net;
 using CacheCluster.Cluster.Tests.Support;
-using CacheCluster.Node.Clustering;
+using CacheCluster.Node.ClusterClient.Membership;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,11 +1,11 @@
 using CacheCluster.Cluster.Tests.Support;
-using CacheCluster.Node.Clustering;
+using CacheCluster.Node.ClusterClient.Membership;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CacheCluster.Cluster.Tests;
 
-/// <summary>Our PostgreSQL schema script (src/Node/Clustering/Sql/postgresql-clustering.sql) and its runner.</summary>
+/// <summary>Our PostgreSQL schema script (src/Node/ClusterClient/Membership/Sql/postgresql-clustering.sql) and its runner.</summary>
 [Collection(PostgresCollection.Name)]
 public class SchemaTests(PostgresFixture pg)
 {

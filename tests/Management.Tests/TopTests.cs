@@ -1,6 +1,6 @@
 using CacheCluster.Management.Tests.Support;
 using CacheCluster.Management.V1;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Observability;
 using Grpc.Core;
 
 namespace CacheCluster.Management.Tests;

@@ -1,3 +1,4 @@
+using CacheCluster.Contracts.Management;
 using Orleans.Concurrency;
 
 namespace CacheCluster.Contracts.Entries;
@@ -79,5 +80,5 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     Task<int> InvalidateAsync();
 
     /// <summary>Management: the stored head (no body), lookups that found it since this activation, the owner node.</summary>
-    Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync();
+    Task<EntryInfo> InspectAsync();
 }

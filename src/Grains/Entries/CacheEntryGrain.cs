@@ -1,5 +1,6 @@
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Contracts.Management;
 using CacheCluster.Grains.Protocol.Fills;
 using CacheCluster.Grains.Protocol.Handoff;
 using CacheCluster.Grains.Protocol.HotCopies;
@@ -127,7 +128,7 @@ public sealed partial class CacheEntryGrain(
         return new Immutable<byte[]?>(bytes);
     }
 
-    public async Task<CacheCluster.Contracts.Management.EntryInfo> InspectAsync()
+    public async Task<EntryInfo> InspectAsync()
     {
         if (!_loaded) await LoadAsync();
         return new(_head, _hits, localSilo.Name);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 namespace CacheCluster.Grains.Storage;
 
 /// <summary>
@@ -40,7 +41,7 @@ internal sealed class EntryIndex
     /// copy costs a write of the whole entry, and under churn the log turns over in seconds.</summary>
     public const int MaxUses = 2;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<UInt128, Meta> _entries = new();
+    private readonly ConcurrentDictionary<UInt128, Meta> _entries = new();
     private readonly object _lock = new();
     // Entries in the order they were written, so roughly by floor: the next ones to reach the begin address first.
     private readonly Queue<(UInt128 Key, Meta Meta)> _byAge = new();

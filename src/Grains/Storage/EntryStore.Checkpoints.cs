@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using FASTER.core;
 using CacheCluster.Contracts.Storage;
+using FASTER.core;
 using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.Grains.Storage;

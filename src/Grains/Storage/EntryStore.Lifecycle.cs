@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using FASTER.core;
 using CacheCluster.Contracts.Storage;
+using FASTER.core;
 using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.Grains.Storage;

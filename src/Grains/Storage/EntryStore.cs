@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using FASTER.core;
-using CacheCluster.Contracts.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace CacheCluster.Grains.Storage;

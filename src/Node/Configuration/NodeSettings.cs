@@ -1,6 +1,6 @@
-using CacheCluster.Node.Pac;
+using CacheCluster.Node.FrontEnd.Pac;
 using CacheCluster.Node.Policy;
-using CacheCluster.Node.Upstream;
+using CacheCluster.Node.Proxy.Upstream;
 
 namespace CacheCluster.Node.Configuration;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using CacheCluster.Caching;
-using CacheCluster.Node.Clustering;
+using CacheCluster.Node.ClusterClient.Membership;
 
 namespace CacheCluster.Node.Configuration;
 

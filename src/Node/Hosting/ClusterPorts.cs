@@ -1,5 +1,5 @@
 using System.Net;
-using CacheCluster.Node.Clustering;
+using CacheCluster.Node.ClusterClient.Membership;
 using CacheCluster.Node.Configuration;
 using Orleans.Configuration;
 

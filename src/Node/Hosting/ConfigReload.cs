@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Runtime;
+using CacheCluster.Node.Policy.Runtime;
 
 namespace CacheCluster.Node.Hosting;
 

@@ -1,11 +1,24 @@
 using System.Net;
+using System.Text;
+using CacheCluster.Caching;
+using CacheCluster.Grains.Protocol.Fills;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
+using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.ClusterClient.Membership;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.FrontEnd.Limits;
+using CacheCluster.Node.FrontEnd.Pac;
+using CacheCluster.Node.Management;
+using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Policy;
 using CacheCluster.Node.Proxy;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Orleans.Configuration;
+using Orleans.Runtime;
 
 namespace CacheCluster.Node.Hosting;
 
@@ -28,12 +41,12 @@ public static class NodeHost
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddRequestPath(); // the proxy's steps (src/Node/Proxy)
-        builder.Services.AddSingleton<CacheCluster.Node.Pac.PacEndpoint>();
-        builder.Services.AddSingleton<CacheCluster.Node.Cache.EntryOwners>();
-        CacheCluster.Node.Policy.PolicyServices.Add(builder.Services, settings);
-        var management = CacheCluster.Node.Management.ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
+        builder.Services.AddSingleton<PacEndpoint>();
+        builder.Services.AddSingleton<EntryOwners>();
+        PolicyServices.Add(builder.Services, settings);
+        var management = ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
         // ASP.NET creates an Activity per request whenever this category can log; a proxy has no use for it.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Diagnostics", LogLevel.None);
         // Orleans retries placement through Polly and logs every retry as a warning with a stack trace; while a node
         // joins or leaves these are expected (a call to a node that is not active yet) and say nothing to an operator.
         // A call that still fails after its retries is reported by the caller.
@@ -43,30 +56,30 @@ public static class NodeHost
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         // Orleans' watchdog measures its first check from the machine's boot on some hosts ("not completed for
         // 03:38:34"); real starvation shows in the thread-pool metrics.
-        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        builder.Logging.AddFilter("Watchdog", LogLevel.Error);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             // Header values may carry obs-text (RFC 9110 5.5): pass such bytes through as Latin-1, both ways.
-            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
-            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
             // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
-            CacheCluster.Node.Limits.ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
-            var clientLimits = kestrel.ApplicationServices.GetRequiredService<CacheCluster.Node.Limits.ClientLimits>();
+            ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
+            var clientLimits = kestrel.ApplicationServices.GetRequiredService<ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
-                kestrel.Listen(endpoint, listen => listen.Use(CacheCluster.Node.Observability.ConnectionBytes.Count).Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
-            CacheCluster.Node.Management.ManagementHost.Listen(kestrel, settings, management);
+                kestrel.Listen(endpoint, listen => listen.Use(ConnectionBytes.Count).Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
+            ManagementHost.Listen(kestrel, settings, management);
         });
 
         builder.UseOrleans(silo =>
         {
             if (settings.Cluster.Mode == ClusteringMode.AdoNet)
             {
-                // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/Clustering).
-                CacheCluster.Node.Clustering.AdoNetMembership.UseAdoNetMembership(silo, settings.Cluster, builder.Configuration);
+                // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/ClusterClient/Membership).
+                AdoNetMembership.UseAdoNetMembership(silo, settings.Cluster, builder.Configuration);
             }
             else
             {
@@ -91,9 +104,9 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
-            silo.Services.AddSingleton(new CacheCluster.Grains.Protocol.HotCopies.HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
+            silo.Services.AddSingleton(new HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             // Fills carry their leader's node, so a fill whose node dies ends at once (Protocol/Fills/FillLeaderTag.cs).
-            silo.AddOutgoingGrainCallFilter<CacheCluster.Grains.Protocol.Fills.FillLeaderTag>();
+            silo.AddOutgoingGrainCallFilter<FillLeaderTag>();
             silo.Services.AddPlacementDirector<OwnerPlacement, OwnerPlacementDirector>();
             silo.Services.AddPlacementDirector<NodeBoundPlacement, NodeBoundPlacementDirector>();
         });
@@ -101,12 +114,12 @@ public static class NodeHost
         var app = builder.Build();
         ClusterPorts.AttachLog(app.Services);
         var handler = app.Services.GetRequiredService<ProxyHandler>();
-        CacheCluster.Node.Management.ManagementHost.Map(app); // management port branch + stats middleware
+        ManagementHost.Map(app); // management port branch + stats middleware
         // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
         // fetch them without proxy credentials, and they reveal nothing the access rules protect.
-        var pac = app.Services.GetRequiredService<CacheCluster.Node.Pac.PacEndpoint>();
+        var pac = app.Services.GetRequiredService<PacEndpoint>();
         app.Use(async (ctx, next) => { if (pac.Matches(ctx)) await pac.ServeAsync(ctx); else await next(ctx); });
-        CacheCluster.Node.Policy.PolicyServices.Use(app); // check policy: loop, strict parsing, limits, auth, access rules
+        PolicyServices.Use(app); // check policy: loop, strict parsing, limits, auth, access rules
         app.Run(handler.HandleAsync);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -120,7 +133,7 @@ public static class NodeHost
             log.LogInformation("Objects up to {MaxObject} are cached (Cache:MaxObjectSize); refresh rules: {Configured} configured (Cache:RefreshRules){Package}",
                 ByteSize.Format(settings.Cache.MaxObjectBytes), settings.Cache.RefreshRules.Count,
                 settings.Cache.PackageRules
-                    ? $", then {CacheCluster.Caching.PackageRefreshRules.Lines.Count} package rules (Cache:PackageRules=false turns them off): {string.Join(" | ", CacheCluster.Caching.PackageRefreshRules.Lines)}"
+                    ? $", then {PackageRefreshRules.Lines.Count} package rules (Cache:PackageRules=false turns them off): {string.Join(" | ", PackageRefreshRules.Lines)}"
                     : "; package rules off (Cache:PackageRules=false)");
         });
         return app;
@@ -129,9 +142,9 @@ public static class NodeHost
     /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>
     public static IReadOnlyList<Uri> ProxyAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a))
-            .Where(u => !app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>().IsManagementPort(u.Port)).ToList() ?? [];
+            .Where(u => !app.Services.GetRequiredService<ManagementAddresses>().IsManagementPort(u.Port)).ToList() ?? [];
 
     /// <summary>The management endpoints actually bound (gRPC, /metrics, /healthz).</summary>
     public static IReadOnlyList<Uri> ManagementAddresses(WebApplication app) =>
-        app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>().Uris;
+        app.Services.GetRequiredService<ManagementAddresses>().Uris;
 }

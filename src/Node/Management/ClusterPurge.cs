@@ -1,5 +1,5 @@
 using CacheCluster.Contracts.Management;
-using CacheCluster.Node.Cache;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Configuration;
 
 namespace CacheCluster.Node.Management;

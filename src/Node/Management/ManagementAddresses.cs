@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace CacheCluster.Node.Management;
@@ -14,7 +15,7 @@ public sealed class ManagementAddresses
 
     internal void Add(ListenOptions listen) => _listeners.Add(listen);
 
-    public IReadOnlyList<System.Net.IPEndPoint> EndPoints => [.. _listeners.Select(l => l.IPEndPoint!).Where(e => e is not null)];
+    public IReadOnlyList<IPEndPoint> EndPoints => [.. _listeners.Select(l => l.IPEndPoint!).Where(e => e is not null)];
 
     public IReadOnlyList<Uri> Uris => [.. EndPoints.Select(e => new Uri($"{(Tls ? "https" : "http")}://{e}/"))];
 

@@ -1,8 +1,10 @@
 using System.Security.Cryptography.X509Certificates;
-using CacheCluster.Node.AccessLog;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Observability;
-using CacheCluster.Node.Runtime;
+using CacheCluster.Node.Hosting;
+using CacheCluster.Node.Management.AccessLog;
+using CacheCluster.Node.Management.Dashboard;
+using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Policy.Runtime;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -38,11 +40,11 @@ public static class ManagementHost
         services.AddSingleton<ClusterPurge>(); // gRPC Purge and HTTP PURGE on the proxy port
         services.AddSingleton<WarmClient>();
         services.AddSingleton<BearerTokenInterceptor>();
-        services.AddSingleton<CacheCluster.Node.Dashboard.DashboardFeed>();
-        services.AddSingleton<CacheCluster.Node.Dashboard.KeySpaceShare>();
+        services.AddSingleton<DashboardFeed>();
+        services.AddSingleton<KeySpaceShare>();
         services.AddHostedService<PolicySync>();
-        services.AddSingleton<CacheCluster.Node.Hosting.ConfigReload>(); // SIGHUP
-        services.AddHostedService(sp => sp.GetRequiredService<CacheCluster.Node.Hosting.ConfigReload>());
+        services.AddSingleton<ConfigReload>(); // SIGHUP
+        services.AddHostedService(sp => sp.GetRequiredService<ConfigReload>());
         services.AddGrpc(o =>
         {
             o.Interceptors.Add<BearerTokenInterceptor>();
@@ -102,7 +104,7 @@ public static class ManagementHost
                 e.MapGet("/healthz/ready", (Readiness readiness) => readiness.NotReadyReason() is { } reason
                     ? Results.Text($"not ready: {reason}\n", statusCode: StatusCodes.Status503ServiceUnavailable)
                     : Results.Text("ready\n"));
-                CacheCluster.Node.Dashboard.DashboardEndpoints.Map(e); // /ui/: the web dashboard
+                DashboardEndpoints.Map(e); // /ui/: the web dashboard
                 e.MapGet("/metrics", async (HttpContext ctx, MetricsExporter metrics) =>
                 {
                     ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -2,11 +2,13 @@ using System.Reflection;
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Management;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Observability;
-using CacheCluster.Node.Runtime;
+using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Policy.Guard;
+using CacheCluster.Node.Policy.Runtime;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Orleans.Concurrency;
@@ -25,8 +27,8 @@ public sealed class ManagementNodeGrain(
     ManagementAddresses management,
     IServer server,
     IHostApplicationLifetime lifetime,
-    CacheCluster.Grains.Protocol.HotCopies.HotEntries hot,
-    CacheCluster.Node.Guard.DestinationGuard guard,
+    HotEntries hot,
+    DestinationGuard guard,
     TopUrls top,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
@@ -93,7 +95,7 @@ public sealed class ManagementNodeGrain(
     public Task<int> DropHotAsync(PurgeMatch match) => Task.FromResult(hot.DropWhere(head => PurgeMatcher.Matches(match, head)));
 
     public async Task<EntryHead[]> FindAsync(string urlKey) =>
-        [.. (await census.EntriesAsync()).Select(e => e.Head).Where(h => CacheCluster.Contracts.Entries.VaryMarker.UrlKeyOf(h.CacheKey) == urlKey)];
+        [.. (await census.EntriesAsync()).Select(e => e.Head).Where(h => VaryMarker.UrlKeyOf(h.CacheKey) == urlKey)];
 
     public Task<PolicySnapshot> GetPolicyAsync() => Task.FromResult(policy.Snapshot());
 

@@ -4,11 +4,11 @@ using System.Threading.Channels;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Management;
 using CacheCluster.Management.V1;
-using CacheCluster.Node.Cache;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Policy.Runtime;
 using CacheCluster.Node.Proxy;
-using CacheCluster.Node.Runtime;
 using Grpc.Core;
 
 namespace CacheCluster.Node.Management;

@@ -1,8 +1,8 @@
 using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Storage;
-using CacheCluster.Node.AccessLog;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.AccessLog;
+using CacheCluster.Node.Management.Observability;
 using Prometheus;
 
 namespace CacheCluster.Node.Management;

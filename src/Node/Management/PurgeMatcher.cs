@@ -9,7 +9,7 @@ public static class PurgeMatcher
 {
     public static bool Matches(PurgeMatch match, EntryHead head)
     {
-        var urlKey = CacheCluster.Contracts.Entries.VaryMarker.UrlKeyOf(head.CacheKey);
+        var urlKey = VaryMarker.UrlKeyOf(head.CacheKey);
         switch (match.Kind)
         {
             case PurgeKind.Url:

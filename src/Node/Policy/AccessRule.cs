@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace CacheCluster.Node.Policy;
@@ -142,7 +143,7 @@ internal sealed class NetworkCondition(IPNetwork[] networks, bool destination) :
         foreach (var item in AccessRule.Split(value))
         {
             if (IPNetwork.TryParse(item, out var net)) list.Add(net);
-            else if (IPAddress.TryParse(item, out var addr)) list.Add(new IPNetwork(addr, addr.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else if (IPAddress.TryParse(item, out var addr)) list.Add(new IPNetwork(addr, addr.AddressFamily == AddressFamily.InterNetwork ? 32 : 128));
             else
             {
                 error = $"'{item}' is not an address or CIDR network (examples: 10.0.0.0/8, 2001:db8::/32, 127.0.0.1)" +

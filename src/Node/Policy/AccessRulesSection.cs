@@ -1,5 +1,5 @@
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Runtime;
+using CacheCluster.Node.Policy.Runtime;
 
 namespace CacheCluster.Node.Policy;
 

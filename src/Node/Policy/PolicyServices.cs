@@ -1,8 +1,12 @@
-using CacheCluster.Node.Auth;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Guard;
-using CacheCluster.Node.Limits;
-using CacheCluster.Node.Privacy;
+using CacheCluster.Node.FrontEnd.Auth;
+using CacheCluster.Node.FrontEnd.Hardening;
+using CacheCluster.Node.FrontEnd.Limits;
+using CacheCluster.Node.Hosting;
+using CacheCluster.Node.Management;
+using CacheCluster.Node.Policy.Guard;
+using CacheCluster.Node.Policy.Runtime;
+using CacheCluster.Node.Proxy.Upstream;
 
 namespace CacheCluster.Node.Policy;
 
@@ -11,7 +15,7 @@ public static class PolicyServices
 {
     public static void Add(IServiceCollection services, NodeSettings settings)
     {
-        CacheCluster.Node.Hardening.StrictRequest.RejectBareLineFeeds();
+        StrictRequest.RejectBareLineFeeds();
         services.AddSingleton<HostResolver>();
         services.AddSingleton<DestinationGuard>();
         services.AddSingleton<LoopbackTargets>();
@@ -19,7 +23,7 @@ public static class PolicyServices
         services.AddHostedService(sp => sp.GetRequiredService<ClusterListeners>());
         services.AddSingleton(sp => new AccessPolicy(settings.Policy.AccessRules, settings.Policy.ResolvePath, sp.GetRequiredService<ILogger<AccessPolicy>>(),
             settings.Policy.RuntimeResolvePath));
-        services.AddSingleton<CacheCluster.Node.Runtime.IRuntimePolicySection, AccessRulesSection>(); // SetPolicy "access_rules"
+        services.AddSingleton<IRuntimePolicySection, AccessRulesSection>(); // SetPolicy "access_rules"
         services.AddSingleton<ProxyAuthenticator>();
         services.AddSingleton<ClientLimits>();
         services.AddSingleton<UpstreamHeaders>();
@@ -30,9 +34,9 @@ public static class PolicyServices
     {
         var guard = app.Services.GetRequiredService<DestinationGuard>();
         // Port 0 in Proxy:Listen / Management:Listen becomes a real port only once Kestrel has bound it.
-        var management = app.Services.GetRequiredService<CacheCluster.Node.Management.ManagementAddresses>();
+        var management = app.Services.GetRequiredService<ManagementAddresses>();
         app.Lifetime.ApplicationStarted.Register(() => guard.AddBoundListeners(
-            CacheCluster.Node.Hosting.NodeHost.ProxyAddresses(app).Select(u => u.Port).Concat(management.EndPoints.Select(e => e.Port))));
+            NodeHost.ProxyAddresses(app).Select(u => u.Port).Concat(management.EndPoints.Select(e => e.Port))));
         var admission = app.Services.GetRequiredService<RequestAdmission>();
         app.Use(ClientLocality.Mark); // the guard judges loopback destinations by who asks
         app.Use(app.Services.GetRequiredService<LoopbackTargets>().InvokeAsync);

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Sockets;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Policy.Guard;
 
 namespace CacheCluster.Node.Policy;
 
@@ -114,7 +116,7 @@ public sealed class PolicySettings
             r.Error("Limits:MaxRequestLineSize", "must not exceed Limits:MaxRequestHeadersSize");
         var guard = new GuardSettings
         {
-            Loopback = LoopbackSetting(r, config), // who may reach the host's loopback (src/Node/Guard/LoopbackAccess.cs)
+            Loopback = LoopbackSetting(r, config), // who may reach the host's loopback (src/Node/Policy/Guard/LoopbackAccess.cs)
             AllowPrivate = r.Bool("Guard:AllowPrivate", true),
             DenyNetworks = Networks(r, config, "Guard:DenyNetworks"),
             AllowNetworks = Networks(r, config, "Guard:AllowNetworks"),
@@ -126,13 +128,13 @@ public sealed class PolicySettings
             ListDirectory = listDirectory, PurgeFrom = purgeFrom };
     }
 
-    private static CacheCluster.Node.Guard.LoopbackAccess LoopbackSetting(SettingsReader r, IConfiguration config)
+    private static LoopbackAccess LoopbackSetting(SettingsReader r, IConfiguration config)
     {
         var v = config["Guard:AllowLoopback"];
-        if (v is null) return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
-        if (CacheCluster.Node.Guard.ClientLocality.TryParse(v, out var access)) return access;
+        if (v is null) return LoopbackAccess.LocalClients;
+        if (ClientLocality.TryParse(v, out var access)) return access;
         r.Error("Guard:AllowLoopback", $"'{v}' is not one of LocalClients (only clients on loopback), All (true), None (false)");
-        return CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
+        return LoopbackAccess.LocalClients;
     }
 
     private static IReadOnlyList<IPNetwork> Networks(SettingsReader r, IConfiguration config, string key)
@@ -141,7 +143,7 @@ public sealed class PolicySettings
         foreach (var item in r.List(key) ?? [])
         {
             if (IPNetwork.TryParse(item, out var n)) result.Add(n);
-            else if (IPAddress.TryParse(item, out var a)) result.Add(new IPNetwork(a, a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else if (IPAddress.TryParse(item, out var a)) result.Add(new IPNetwork(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128));
             else r.Error(key, $"'{item}' is not an address or CIDR network (examples: 10.1.2.0/24, fd00::/8)");
         }
         return result;
@@ -192,7 +194,7 @@ public sealed class LimitSettings
 
 public sealed class GuardSettings
 {
-    public CacheCluster.Node.Guard.LoopbackAccess Loopback { get; init; } = CacheCluster.Node.Guard.LoopbackAccess.LocalClients;
+    public LoopbackAccess Loopback { get; init; } = LoopbackAccess.LocalClients;
     public bool AllowPrivate { get; init; } = true;
     public IReadOnlyList<IPNetwork> DenyNetworks { get; init; } = [];
     public IReadOnlyList<IPNetwork> AllowNetworks { get; init; } = [];

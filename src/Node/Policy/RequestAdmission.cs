@@ -1,10 +1,17 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Claims;
-using CacheCluster.Node.Auth;
+using CacheCluster.Caching;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Limits;
+using CacheCluster.Node.FrontEnd.Auth;
+using CacheCluster.Node.FrontEnd.Hardening;
+using CacheCluster.Node.FrontEnd.Limits;
+using CacheCluster.Node.Policy.Guard;
 using CacheCluster.Node.Proxy;
 using Microsoft.AspNetCore.Http.Features;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Policy;
 
@@ -18,7 +25,7 @@ public sealed class RequestAdmission(
     AccessPolicy policy,
     ProxyAuthenticator auth,
     ClientLimits limits,
-    CacheCluster.Node.Guard.HostResolver resolver,
+    HostResolver resolver,
     ILogger<RequestAdmission> logger)
 {
     private readonly string _viaName = settings.Proxy.ViaName;
@@ -32,7 +39,7 @@ public sealed class RequestAdmission(
     {
         if (IPAddress.TryParse(host.Trim('[', ']'), out var literal)) return [literal.IsIPv4MappedToIPv6 ? literal.MapToIPv4() : literal];
         try { return await resolver.ResolveAsync(host, ct); }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException or ArgumentException) { return []; }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ArgumentException) { return []; }
     }
 
     public async Task InvokeAsync(HttpContext ctx, RequestDelegate next)
@@ -42,7 +49,7 @@ public sealed class RequestAdmission(
         if (client.IsIPv4MappedToIPv6) client = client.MapToIPv4();
 
         // 1. Forwarding loop: our own Via token in the request means it already passed this node.
-        if (CacheCluster.Node.Hardening.StrictRequest.HasOwnVia(request.Headers.Via, _viaName))
+        if (StrictRequest.HasOwnVia(request.Headers.Via, _viaName))
         {
             logger.LogWarning("Forwarding loop: {Method} {Target} from {Client} already carries our Via ({Via})",
                 request.Method, RawTarget(ctx), client, request.Headers.Via.ToString());
@@ -51,7 +58,7 @@ public sealed class RequestAdmission(
         }
 
         // 2. Smuggling and poisoning: what Kestrel lets through but a proxy must not.
-        if (CacheCluster.Node.Hardening.StrictRequest.Check(request) is { } bad)
+        if (StrictRequest.Check(request) is { } bad)
         {
             // Set when the head goes out (the error writer clears headers first).
             if (bad.Close) ctx.Response.OnStarting(() => { ctx.Response.Headers.Connection = "close"; return Task.CompletedTask; });
@@ -105,7 +112,7 @@ public sealed class RequestAdmission(
                 client, user is null ? "" : $" ({user})", request.Method, facts.Url.Length > 0 ? facts.Url : RawTarget(ctx), decision.RuleName, decision.RuleIndex,
                 decision.Note is null ? "" : $": {decision.Note}");
             await Refuse(ctx, StatusCodes.Status403Forbidden,
-                $"access denied by rule '{decision.RuleName}'" + (decision.Note is null ? "" : $" ({decision.Note})"), "denied");
+                $"access denied by rule '{decision.RuleName}'" + (decision.Note is null ? "" : $" ({decision.Note})"), "denied", RejectionReason.Rule);
             return;
         }
         if (user is null && auth.Required)
@@ -137,29 +144,29 @@ public sealed class RequestAdmission(
     }
 
     // Anonymous requests share one feature object per admitting rule: nothing allocated per request.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ProxyUserFeature> _anonymous = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ProxyUserFeature> _anonymous = new(StringComparer.Ordinal);
     private static readonly IReadOnlySet<string> NoGroups = new HashSet<string>();
 
     private ProxyUserFeature Anonymous(string rule) => _anonymous.TryGetValue(rule, out var f) ? f
         : _anonymous.Count < 10_000 ? _anonymous.GetOrAdd(rule, r => new ProxyUserFeature(null, NoGroups, r)) : new ProxyUserFeature(null, NoGroups, rule);
 
-    private Task Refuse(HttpContext ctx, int status, string message, string detail)
+    private Task Refuse(HttpContext ctx, int status, string message, string detail, RejectionReason? reason = null)
     {
         WithHeader(ctx, "Connection", "close");
-        return ProxyErrors.WriteAsync(ctx, status, message, CacheCluster.Caching.CacheStatus.Local(_cacheName, detail));
+        return ProxyErrors.WriteAsync(ctx, status, message, CacheStatus.Local(_cacheName, detail), refused: reason);
     }
 
     private Task Challenge(HttpContext ctx, string message)
     {
         WithHeader(ctx, "Proxy-Authenticate", auth.Challenge);
         return ProxyErrors.WriteAsync(ctx, StatusCodes.Status407ProxyAuthenticationRequired, message,
-            CacheCluster.Caching.CacheStatus.Local(_cacheName, "auth"));
+            CacheStatus.Local(_cacheName, "auth"), refused: RejectionReason.Auth);
     }
 
     private Task TooMany(HttpContext ctx, int retryAfter, string message)
     {
-        WithHeader(ctx, "Retry-After", retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return ProxyErrors.WriteAsync(ctx, StatusCodes.Status429TooManyRequests, message, CacheCluster.Caching.CacheStatus.Local(_cacheName, "rate-limited"));
+        WithHeader(ctx, "Retry-After", retryAfter.ToString(CultureInfo.InvariantCulture));
+        return ProxyErrors.WriteAsync(ctx, StatusCodes.Status429TooManyRequests, message, CacheStatus.Local(_cacheName, "rate-limited"), refused: RejectionReason.Rate);
     }
 
     /// <summary>A header on the error response (ProxyErrors clears the headers before writing, so add it as the response starts).</summary>

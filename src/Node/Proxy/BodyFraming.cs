@@ -1,3 +1,4 @@
+using System.Net;
 namespace CacheCluster.Node.Proxy;
 
 /// <summary>How an origin response's body is delimited (RFC 9112 6.3), which decides whether it can be stored.</summary>
@@ -28,7 +29,7 @@ public readonly record struct BodyFraming(BodyFramingKind Kind, long? Length)
             return new BodyFraming(BodyFramingKind.Chunked, null);
         }
         if (response.Content.Headers.ContentLength is long length) return new BodyFraming(BodyFramingKind.Length, length);
-        if (response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotModified || (int)response.StatusCode < 200)
+        if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.NotModified || (int)response.StatusCode < 200)
             return new BodyFraming(BodyFramingKind.None, null);
         return new BodyFraming(BodyFramingKind.CloseDelimited, null);
     }

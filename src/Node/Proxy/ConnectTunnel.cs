@@ -5,6 +5,7 @@ using System.Text;
 using CacheCluster.Node.Configuration;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Proxy;
 
@@ -13,7 +14,7 @@ namespace CacheCluster.Node.Proxy;
 /// accept it we take over the raw connection: write the 200 ourselves, then copy bytes both ways until
 /// either side closes. Works for a CONNECT on a fresh connection and after keep-alive requests alike.
 /// </summary>
-public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, ILogger<ConnectTunnel> logger)
+public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Policy.Guard.DestinationGuard guard, ILogger<ConnectTunnel> logger)
 {
     /// <summary>Key under which the connection middleware leaves the raw connection for the request pipeline.</summary>
     public const string ConnectionItemKey = "cachecluster.connection";
@@ -38,7 +39,8 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Guard
         if (!settings.Proxy.ConnectPorts.Contains(port))
         {
             await ProxyErrors.WriteAsync(ctx, StatusCodes.Status403Forbidden,
-                $"CONNECT to port {port} is not allowed (allowed: {string.Join(", ", settings.Proxy.ConnectPorts.Order())})", Status("connect-port"));
+                $"CONNECT to port {port} is not allowed (allowed: {string.Join(", ", settings.Proxy.ConnectPorts.Order())})", Status("connect-port"),
+                refused: RejectionReason.ConnectPort);
             return;
         }
         if (ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionItemKey, out var item) != true
@@ -56,21 +58,22 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Guard
             // The SSRF guard resolves the name and refuses forbidden addresses (403 below).
             socket = await guard.ConnectAsync(host, port, connectTimeout.Token);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or CacheCluster.Node.Guard.DestinationRefusedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or CacheCluster.Node.Policy.Guard.DestinationRefusedException)
         {
             if (ctx.RequestAborted.IsCancellationRequested) return;
             var target = new Uri($"https://{(host.Contains(':') ? $"[{host}]" : host)}:{port}/");
             var (status, message) = OriginClient.Describe(ex, target, timedOut: ex is OperationCanceledException);
-            await ProxyErrors.WriteAsync(ctx, status, message, Status(status == 504 ? "origin-timeout" : status == 403 ? "destination-refused" : "origin-unreachable"));
+            await ProxyErrors.WriteAsync(ctx, status, message, Status(status == 504 ? "origin-timeout" : status == 403 ? "destination-refused" : "origin-unreachable"),
+                refused: status == 403 ? RejectionReason.Guard : null);
             return;
         }
 
         logger.LogDebug("CONNECT {Host}:{Port} established", host, port);
         // For the access log: TCP_TUNNEL/200 … HIER_DIRECT/<server ip>, however the tunnel ends.
-        if (ctx.Features.Get<CacheCluster.Node.Observability.ProxyRequestInfo>() is { } info)
+        if (ctx.Features.Get<CacheCluster.Node.Management.Observability.ProxyRequestInfo>() is { } info)
         {
-            (info.TunnelEstablished, info.ClosedByProxy, info.Hop) = (true, true, CacheCluster.Node.Observability.UpstreamHop.Direct);
-            info.Peer = socket.RemoteEndPoint is System.Net.IPEndPoint ep ? CacheCluster.Node.Observability.PeerAddresses.Normalise(ep.Address) : null;
+            (info.TunnelEstablished, info.ClosedByProxy, info.Hop) = (true, true, CacheCluster.Node.Management.Observability.UpstreamHop.Direct);
+            info.Peer = socket.RemoteEndPoint is System.Net.IPEndPoint ep ? CacheCluster.Node.Management.Observability.PeerAddresses.Normalise(ep.Address) : null;
         }
         using (socket)
         {

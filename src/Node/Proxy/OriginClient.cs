@@ -1,7 +1,13 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Policy.Guard;
+using CacheCluster.Node.Proxy.Upstream;
+using Microsoft.AspNetCore.Http;
 
 namespace CacheCluster.Node.Proxy;
 
@@ -15,22 +21,22 @@ public sealed class OriginClient : IDisposable
     // Clients on loopback may reach the host's loopback (Guard:AllowLoopback=LocalClients): their upstream
     // connections live in a pool of their own, so a connection opened for them is never reused for a LAN client.
     private readonly HttpMessageInvoker _localInvoker;
-    private readonly CacheCluster.Node.Upstream.ParentRouter? _parents;
+    private readonly ParentRouter? _parents;
     // Which server address each upstream connection reached, for the access log's peer field.
-    private readonly CacheCluster.Node.Observability.PeerAddresses _peers = new();
+    private readonly PeerAddresses _peers = new();
 
-    public OriginClient(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard, CacheCluster.Node.Observability.OriginMeter meter,
+    public OriginClient(NodeSettings settings, DestinationGuard guard, OriginMeter meter,
         ILoggerFactory loggers)
     {
-        // Upstream:Parents: misses go through parent proxies (src/Node/Upstream), this client is the direct path.
+        // Upstream:Parents: misses go through parent proxies (src/Node/Proxy/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
-            _parents = new CacheCluster.Node.Upstream.ParentRouter(settings, _peers, loggers.CreateLogger<CacheCluster.Node.Upstream.ParentRouter>());
+            _parents = new ParentRouter(settings, _peers, loggers.CreateLogger<ParentRouter>());
         _invoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: false);
         _localInvoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: true);
     }
 
-    private static HttpMessageInvoker NewInvoker(NodeSettings settings, CacheCluster.Node.Guard.DestinationGuard guard,
-        CacheCluster.Node.Observability.OriginMeter meter, CacheCluster.Node.Observability.PeerAddresses peers, bool clientIsLocal)
+    private static HttpMessageInvoker NewInvoker(NodeSettings settings, DestinationGuard guard,
+        OriginMeter meter, PeerAddresses peers, bool clientIsLocal)
     {
         var handler = NewHandler(settings);
         handler.UseProxy = false;
@@ -57,13 +63,13 @@ public sealed class OriginClient : IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
         Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
-        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
-        ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1,
+        RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1,
+        ResponseHeaderEncodingSelector = (_, _) => Encoding.Latin1,
     };
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
-        var invoker = CacheCluster.Node.Guard.ClientLocality.IsLocal ? _localInvoker : _invoker;
+        var invoker = ClientLocality.IsLocal ? _localInvoker : _invoker;
         return _parents is not null && _parents.Routes(request) ? _parents.SendAsync(request, (m, c) => SendDirectAsync(m, invoker, c), ct) : SendDirectAsync(request, invoker, ct);
     }
 
@@ -72,7 +78,7 @@ public sealed class OriginClient : IDisposable
     {
         var response = await invoker.SendAsync(request, ct);
         if (request.RequestUri is { } uri)
-            CacheCluster.Node.Observability.ProxyRequestInfo.Reached(CacheCluster.Node.Observability.UpstreamHop.Direct, _peers.Last(uri.IdnHost, uri.Port));
+            ProxyRequestInfo.Reached(UpstreamHop.Direct, _peers.Last(uri.IdnHost, uri.Port));
         return response;
     }
 
@@ -83,10 +89,10 @@ public sealed class OriginClient : IDisposable
         if (timedOut) return (504, $"the origin {where} did not answer in time");
         for (var e = ex; e is not null; e = e.InnerException)
         {
-            if (e is CacheCluster.Node.Guard.DestinationRefusedException refused) return (403, refused.Message);
+            if (e is DestinationRefusedException refused) return (403, refused.Message);
             // The client's own request body was malformed (e.g. a bad chunk, an overflowing chunk size): its fault, not the origin's.
-            if (e is Microsoft.AspNetCore.Http.BadHttpRequestException bad) return (bad.StatusCode, $"the request body is malformed: {bad.Message}");
-            if (e is ClientBodyException { InnerException: Microsoft.AspNetCore.Http.BadHttpRequestException inner })
+            if (e is BadHttpRequestException bad) return (bad.StatusCode, $"the request body is malformed: {bad.Message}");
+            if (e is ClientBodyException { InnerException: BadHttpRequestException inner })
                 return (inner.StatusCode, $"the request body is malformed: {inner.Message}");
             if (e is ClientBodyException body) return (400, body.Message);
             if (e is SocketException se)
@@ -103,7 +109,7 @@ public sealed class OriginClient : IDisposable
             }
             if (e is TimeoutException or TaskCanceledException && e.InnerException is TimeoutException)
                 return (504, $"connecting to the origin {where} timed out");
-            if (e is System.Security.Authentication.AuthenticationException)
+            if (e is AuthenticationException)
                 return (502, $"TLS with the origin {where} failed: {e.Message}");
         }
         if (ex is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse })

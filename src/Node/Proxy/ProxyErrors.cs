@@ -1,5 +1,5 @@
 using System.Text;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Proxy;
 
@@ -8,10 +8,11 @@ public static class ProxyErrors
 {
     /// <summary>
     /// Writes the error and records its outcome for stats and the access log: <paramref name="outcome"/> when the
-    /// request path knows better, else a refusal (403, 407) or an error.
+    /// request path knows better, else a refusal (403, 407) or an error. A 403/407/429 the proxy writes is its own
+    /// refusal, counted by <paramref name="refused"/> (the reason the caller knows; by status when it does not say).
     /// </summary>
     public static Task WriteAsync(HttpContext ctx, int status, string message, string? cacheStatus = null, RequestOutcome? outcome = null,
-        string? squidCode = null)
+        string? squidCode = null, RejectionReason? refused = null)
     {
         if (ctx.Response.HasStarted)
         {
@@ -22,6 +23,8 @@ public static class ProxyErrors
         }
         ctx.Response.Clear();
         ProxyRequestInfo.SetOutcome(ctx, outcome ?? (status is 403 or 407 ? RequestOutcome.Denied : RequestOutcome.Error), squidCode);
+        if (ctx.Features.Get<ProxyRequestInfo>() is { } refusal)
+            refusal.Rejection = refused ?? status switch { 407 => RejectionReason.Auth, 429 => RejectionReason.Rate, 403 => RejectionReason.Other, _ => null };
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "text/plain; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-store";

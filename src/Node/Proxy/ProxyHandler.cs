@@ -1,5 +1,5 @@
 using CacheCluster.Caching;
-using CacheCluster.Node.Cache;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Proxy.Steps;
 
 namespace CacheCluster.Node.Proxy;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
@@ -25,7 +26,7 @@ public sealed record RangePlan(RangeOutcome Outcome, ByteRange[] Ranges, long Le
 public static class RangeResponder
 {
     /// <summary>The size of every stored body chunk but the last (owner reads and hot copies alike).</summary>
-    public const int StoreChunkBytes = CacheCluster.Grains.Storage.EntryStore.MaxChunkBytes;
+    public const int StoreChunkBytes = EntryStore.MaxChunkBytes;
 
     /// <summary>
     /// Whether this request gets a partial answer (206 or 416) from <paramref name="head"/>; false means: serve

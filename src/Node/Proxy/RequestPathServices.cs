@@ -1,4 +1,4 @@
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Proxy.Responses;
 using CacheCluster.Node.Proxy.Steps;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using CacheCluster.Management.Tests.Support;
-using CacheCluster.Node.Dashboard;
+using CacheCluster.Node.Management.Dashboard;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CacheCluster.Management.Tests.Dashboard;

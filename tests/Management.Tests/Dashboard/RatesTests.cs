@@ -1,6 +1,6 @@
 using CacheCluster.Contracts.Management;
-using CacheCluster.Node.Dashboard;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Dashboard;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Management.Tests.Dashboard;
 

@@ -1,6 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CacheCluster.Node.Tests.Support;
 

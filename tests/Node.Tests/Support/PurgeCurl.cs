@@ -1,3 +1,4 @@
+using CacheCluster.Node.Tests.Proxy;
 namespace CacheCluster.Node.Tests.Support;
 
 /// <summary>PURGE requests sent with curl, as a CMS plugin or an operator would.</summary>

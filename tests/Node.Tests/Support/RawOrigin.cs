@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using CacheCluster.Node.Tests.Proxy;
 
 namespace CacheCluster.Node.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using CacheCluster.Node.Clustering;
+using CacheCluster.Node.ClusterClient.Membership;
 
 namespace CacheCluster.Node.Configuration;
 

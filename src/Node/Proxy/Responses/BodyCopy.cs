@@ -1,6 +1,6 @@
 using System.Buffers;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Proxy.ClusterClient;
 
 namespace CacheCluster.Node.Proxy.Responses;
 

@@ -1,8 +1,8 @@
 using System.Buffers;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
-using CacheCluster.Node.Cache;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.Management.Observability;
 using Orleans.Concurrency;
 
 namespace CacheCluster.Node.Proxy.Responses;

@@ -1,7 +1,9 @@
+using System.Net;
+using System.Net.Http.Headers;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Node.Hardening;
-using CacheCluster.Node.Privacy;
+using CacheCluster.Node.FrontEnd.Hardening;
+using CacheCluster.Node.Proxy.Upstream;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -17,7 +19,7 @@ public sealed class UpstreamMessages(UpstreamHeaders upstreamHeaders)
         var request = ctx.Request;
         var message = new HttpRequestMessage(new HttpMethod(request.Method), target.UpstreamUri)
         {
-            Version = System.Net.HttpVersion.Version11,
+            Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         var bodyDetection = ctx.Features.Get<IHttpRequestBodyDetectionFeature>();
@@ -78,7 +80,7 @@ public sealed class UpstreamMessages(UpstreamHeaders upstreamHeaders)
         Add(response.Content.Headers.NonValidated, listed, pairs);
         return [.. pairs];
 
-        static void Add(System.Net.Http.Headers.HttpHeadersNonValidated headers, HashSet<string>? listed, List<string> pairs)
+        static void Add(HttpHeadersNonValidated headers, HashSet<string>? listed, List<string> pairs)
         {
             foreach (var (name, values) in headers)
             {

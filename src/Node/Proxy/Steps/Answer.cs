@@ -1,5 +1,5 @@
 using CacheCluster.Caching;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Proxy.Steps;
 
@@ -61,6 +61,14 @@ public readonly record struct Answer(AnsweredBy By, ForwardReason Reason = Forwa
         AnsweredBy.RevalidationRaced => Caching.CacheStatus.Forward(cacheName, Reason, 304, false, null, "revalidation-raced"),
         AnsweredBy.Purged or AnsweredBy.PurgeRefused => Caching.CacheStatus.Local(cacheName, Detail ?? "purge"),
         _ => Caching.CacheStatus.Local(cacheName, Detail ?? "bad-request"),
+    };
+
+    /// <summary>The proxy's own refusal among the errors a step answers with (an origin's 403 is none).</summary>
+    public RejectionReason? Refusal(int status) => By switch
+    {
+        AnsweredBy.PurgeRefused => RejectionReason.Rule,
+        AnsweredBy.OriginError when status == 403 => RejectionReason.Guard, // the destination guard refused the origin's address
+        _ => null,
     };
 
     /// <summary>How operators count it (stats, metrics, access log).</summary>

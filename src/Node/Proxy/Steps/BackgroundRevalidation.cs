@@ -1,9 +1,9 @@
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.Policy.Runtime;
 using CacheCluster.Node.Proxy.Responses;
-using CacheCluster.Node.Runtime;
 
 namespace CacheCluster.Node.Proxy.Steps;
 

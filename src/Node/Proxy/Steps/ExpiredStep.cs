@@ -1,5 +1,5 @@
 using CacheCluster.Caching;
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.ClusterClient;
 
 namespace CacheCluster.Node.Proxy.Steps;
 

@@ -1,13 +1,13 @@
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Proxy.ClusterClient;
 using CacheCluster.Node.Proxy.Responses;
 
 namespace CacheCluster.Node.Proxy.Steps;
 
 /// <summary>
-/// 6. Fetch: the request goes to the origin (directly or through a parent, src/Node/Upstream). With a stale entry
+/// 6. Fetch: the request goes to the origin (directly or through a parent, src/Node/Proxy/Upstream). With a stale entry
 /// that has validators and a fill to refresh it, it is a revalidation (RFC 9111 4.3.1). A successful unsafe
 /// request invalidates what it may have changed (RFC 9111 4.4) before its client hears back. Then: unreachable →
 /// origin failed; 5xx → stale may stand in; 304 to our validators → revalidated; anything else → store.

@@ -1,5 +1,5 @@
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Proxy.Responses;
 
 namespace CacheCluster.Node.Proxy.Steps;

@@ -1,5 +1,5 @@
-using CacheCluster.Node.Proxy.ClusterClient;
-using CacheCluster.Node.Runtime;
+using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.Policy.Runtime;
 
 namespace CacheCluster.Node.Proxy.Steps;
 

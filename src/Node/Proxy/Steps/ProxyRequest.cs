@@ -1,7 +1,8 @@
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Node.Observability;
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.Management.AccessLog;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Proxy.Steps;
 
@@ -86,7 +87,7 @@ public sealed class ProxyRequest(HttpContext context)
     public string Answered(in Answer answer, string cacheName)
     {
         Answer = answer;
-        if (_info is { } info) (info.Outcome, info.SquidCode) = (answer.Outcome, AccessLog.SquidCodes.Of(answer));
+        if (_info is { } info) (info.Outcome, info.SquidCode) = (answer.Outcome, SquidCodes.Of(answer));
         return answer.CacheStatus(cacheName);
     }
 
@@ -94,7 +95,8 @@ public sealed class ProxyRequest(HttpContext context)
     public Task FailAsync(int status, string message, in Answer answer, string cacheName)
     {
         if (!Context.Response.HasStarted) Answer = answer;
-        return ProxyErrors.WriteAsync(Context, status, message, answer.CacheStatus(cacheName), answer.Outcome, AccessLog.SquidCodes.Of(answer));
+        return ProxyErrors.WriteAsync(Context, status, message, answer.CacheStatus(cacheName), answer.Outcome, SquidCodes.Of(answer),
+            answer.Refusal(status));
     }
 
     /// <summary>Forgets the answer (the request failed before its response began: the server answers 500).</summary>

@@ -1,6 +1,6 @@
 using CacheCluster.Caching;
+using CacheCluster.Node.Policy.Runtime;
 using CacheCluster.Node.Proxy.Responses;
-using CacheCluster.Node.Runtime;
 
 namespace CacheCluster.Node.Proxy.Steps;
 

@@ -1,7 +1,7 @@
 using CacheCluster.Contracts.Entries;
-using CacheCluster.Node.Proxy.ClusterClient;
+using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.Policy.Runtime;
 using CacheCluster.Node.Proxy.Responses;
-using CacheCluster.Node.Runtime;
 
 namespace CacheCluster.Node.Proxy.Steps;
 

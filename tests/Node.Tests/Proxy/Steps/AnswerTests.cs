@@ -1,8 +1,8 @@
 using CacheCluster.Caching;
-using Microsoft.AspNetCore.Http;
-using CacheCluster.Node.Observability;
+using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Proxy;
 using CacheCluster.Node.Proxy.Steps;
+using Microsoft.AspNetCore.Http;
 
 namespace CacheCluster.Node.Tests.Proxy.Steps;
 
@@ -67,6 +67,6 @@ public class AnswerTests
     public void A_tunnel_without_cache_status_is_a_pass()
     {
         Assert.Equal(RequestOutcome.Pass, OutcomeClassifier.Unrecorded(200, tunnel: true));
-        Assert.Equal("TCP_TUNNEL", CacheCluster.Node.AccessLog.SquidCodes.Unrecorded(RequestOutcome.Pass, tunnel: true, 200));
+        Assert.Equal("TCP_TUNNEL", CacheCluster.Node.Management.AccessLog.SquidCodes.Unrecorded(RequestOutcome.Pass, tunnel: true, 200));
     }
 }

@@ -1,0 +1,31 @@
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Contracts.Storage;
+
+namespace CacheCluster.Node.ClusterClient;
+
+/// <summary>Asks an entry's owner what it holds for a key (and for a fill role when the request may fill).</summary>
+public sealed class OwnerLookup(ILogger<OwnerLookup> logger)
+{
+    /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry.</summary>
+    public async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
+    {
+        try
+        {
+            return await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+        }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex))
+        {
+            // A failing store was logged once, with its cause, by the store itself.
+            if (ex is StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);
+            else logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>A fill role over a stale entry; null when the owner is unreachable.</summary>
+    public static async Task<FillRole?> BeginFillAsync(ICacheEntryGrain owner, string cacheKey, long replacesStoredAtUnixMs)
+    {
+        try { return await owner.BeginFillAsync(cacheKey, replacesStoredAtUnixMs); }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { return null; }
+    }
+}
