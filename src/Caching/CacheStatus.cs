@@ -7,8 +7,20 @@ public enum ForwardReason { None, Bypass, Method, UriMiss, VaryMiss, Miss, Reque
 /// <summary>Builds the RFC 9211 Cache-Status field value for our cache.</summary>
 public static class CacheStatus
 {
-    public static string Hit(string cacheName, TimeSpan ttl) =>
-        $"{cacheName}; hit; ttl={(long)Math.Floor(ttl.TotalSeconds)}";
+    public static string Hit(string cacheName, TimeSpan ttl)
+    {
+        long seconds = (long)Math.Floor(ttl.TotalSeconds);
+        // Every hit on an entry within the same second says the same thing: keep the last string per slot.
+        var slot = (int)((ulong)seconds % (ulong)RecentHits.Length);
+        var recent = RecentHits[slot];
+        if (recent is not null && recent.Seconds == seconds && ReferenceEquals(recent.CacheName, cacheName)) return recent.Value;
+        var value = $"{cacheName}; hit; ttl={seconds}";
+        RecentHits[slot] = new RecentHit(cacheName, seconds, value);
+        return value;
+    }
+
+    private sealed record RecentHit(string CacheName, long Seconds, string Value);
+    private static readonly RecentHit?[] RecentHits = new RecentHit?[4096];
 
     public static string Forward(string cacheName, ForwardReason reason, int? fwdStatus, bool stored, TimeSpan? ttl, string? detail = null)
     {

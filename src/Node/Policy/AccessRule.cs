@@ -15,7 +15,7 @@ public sealed class AccessRule
     public required string Name { get; init; }
     public required int Index { get; init; }
     public required string Source { get; init; }
-    internal IReadOnlyList<Condition> Conditions { get; init; } = [];
+    internal Condition[] Conditions { get; init; } = [];
     /// <summary>The rule names users or groups: without credentials it can only be decided after a 407.</summary>
     public bool NeedsUser => Conditions.Any(c => c.NeedsUser);
 
@@ -80,7 +80,7 @@ public sealed class AccessRule
             c.Negated = negated;
             conditions.Add(c);
         }
-        return new AccessRule { Allow = allow, Name = name, Index = index, Source = text, Conditions = conditions };
+        return new AccessRule { Allow = allow, Name = name, Index = index, Source = text, Conditions = [.. conditions] };
 
         static Condition? Unknown(string key, out string? error)
         {

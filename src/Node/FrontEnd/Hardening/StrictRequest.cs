@@ -34,8 +34,8 @@ public static class StrictRequest
             if (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"))
                 return new Problem(StatusCodes.Status400BadRequest, "Content-Length together with Transfer-Encoding is not accepted");
         }
-        foreach (var name in headers.Keys)
-            if (!IsToken(name)) return new Problem(StatusCodes.Status400BadRequest, "a header name contains characters not allowed in a token");
+        foreach (var header in headers) // the dictionary's own enumerator: Keys would copy every name per request
+            if (!IsToken(header.Key)) return new Problem(StatusCodes.Status400BadRequest, "a header name contains characters not allowed in a token");
         var expect = headers.Expect;
         if (expect.Count > 0 && (expect.Count > 1 || !string.Equals(expect[0]?.Trim(), "100-continue", StringComparison.OrdinalIgnoreCase)))
             return new Problem(StatusCodes.Status417ExpectationFailed, $"the expectation '{expect}' is not supported");

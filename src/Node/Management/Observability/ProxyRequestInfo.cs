@@ -38,6 +38,9 @@ public class ProxyRequestInfo
     /// <summary>A CONNECT tunnel that was set up: answered 200 on the raw connection (Kestrel's own status is not what the client saw).</summary>
     public bool TunnelEstablished { get; set; }
 
+    /// <summary>The client is on this host's loopback (the destination guard lets it reach the host's own services).</summary>
+    public bool ClientIsLocal { get; set; }
+
     /// <summary>Why the proxy itself refused the request (set with the refusal; null for anything else, an origin's 403 too).</summary>
     public RejectionReason? Rejection { get; set; }
 

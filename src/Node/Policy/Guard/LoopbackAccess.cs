@@ -1,4 +1,5 @@
 using System.Net;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Policy.Guard;
 
@@ -22,7 +23,7 @@ public static class ClientLocality
     private static readonly AsyncLocal<bool> Local = new();
 
     /// <summary>True while serving a request from a loopback client; false elsewhere (the safe default).</summary>
-    public static bool IsLocal => Local.Value;
+    public static bool IsLocal => ProxyRequestInfo.Current is { } request ? request.ClientIsLocal : Local.Value;
 
     public static bool IsLoopbackClient(IPAddress? client) =>
         client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client);
@@ -30,7 +31,11 @@ public static class ClientLocality
     /// <summary>Middleware: records the client's locality for everything downstream of it in this request.</summary>
     public static Task Mark(HttpContext ctx, RequestDelegate next)
     {
-        Local.Value = IsLoopbackClient(ctx.Connection.RemoteIpAddress);
+        // Inside the proxy pipeline the request's own record (already flowing to the origin client) carries it:
+        // setting a second AsyncLocal per request cost an execution-context copy on every hit.
+        if (ctx.Features.Get<ProxyRequestInfo>() is { } request && ReferenceEquals(request, ProxyRequestInfo.Current))
+            request.ClientIsLocal = IsLoopbackClient(ctx.Connection.RemoteIpAddress);
+        else Local.Value = IsLoopbackClient(ctx.Connection.RemoteIpAddress);
         return next(ctx);
     }
 

@@ -117,6 +117,7 @@ public class LimitsTests(LimitedNode env) : IClassFixture<LimitedNode>
         using var client = env.Node.CreateClient();
         var statuses = new List<HttpStatusCode>();
         string? retryAfter = null;
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < 12; i++)
         {
             using var r = await client.GetAsync($"http://127.0.0.2:{env.Origin.HttpBase.Port}/status/204");
@@ -127,8 +128,11 @@ public class LimitsTests(LimitedNode env) : IClassFixture<LimitedNode>
                 Assert.Contains("too many requests from 127.0.0.1", await r.Content.ReadAsStringAsync());
             }
         }
-        // The burst (4) passes (the guard's allow-list lets 127.0.0.2 through, nothing listens there: 502), the rest is refused.
-        Assert.True(statuses.Count(s => s == HttpStatusCode.TooManyRequests) >= 6, string.Join(",", statuses));
+        // The burst (4) passes (the guard's allow-list lets 127.0.0.2 through, nothing listens there: 502), then what the
+        // bucket refills (2/s) while the requests run (slow on a loaded machine); the rest is refused.
+        var allowed = 4 + (int)Math.Ceiling(2 * elapsed.Elapsed.TotalSeconds) + 1;
+        Assert.True(statuses.Count(s => s != HttpStatusCode.TooManyRequests) <= allowed, $"{string.Join(",", statuses)} in {elapsed.Elapsed}");
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
         Assert.NotNull(retryAfter);
         Assert.True(int.Parse(retryAfter!) >= 1);
 
