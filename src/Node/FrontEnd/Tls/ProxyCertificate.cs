@@ -34,7 +34,7 @@ public sealed record ProxyCertificate(X509Certificate2 Leaf, X509Certificate2Col
             // The first certificate in the file is the server's own; the key must belong to it.
             leaf = X509Certificate2.CreateFromPem(certPem, keyPem);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException) // a mismatched key is an ArgumentException
         {
             return (null, KeyParses(keyPem)
                 ? (KeyKey, $"'{keyPath}' does not match the certificate in {CertificateKey} ('{certPath}', {all[0].Subject})")

@@ -76,7 +76,14 @@ public sealed class ProxyCertificateStore : IDisposable
         lock (_reload)
         {
             if (ProxyCertificate.Stamp(_settings.CertificatePath!, _settings.KeyPath!) == _stamp) return;
-            if (TryLoad(out var problem))
+            bool loaded;
+            (string Key, string Message) problem;
+            try { loaded = TryLoad(out problem); }
+            catch (Exception ex) // a timer callback must never take the node down: keep the certificate in use
+            {
+                (loaded, problem) = (false, (ProxyCertificate.CertificateKey, ex.Message));
+            }
+            if (loaded)
                 _logger.LogInformation("HTTPS proxy certificate reloaded: {Subject}, valid until {NotAfter:u}; new handshakes use it",
                     _current!.Certificate.Leaf.Subject, _current.Certificate.Leaf.NotAfter.ToUniversalTime());
             else
