@@ -31,6 +31,12 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
     public async Task HandleAsync(HttpContext ctx)
     {
         var raw = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "";
+        if (ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } extended)
+        {
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest,
+                $"extended CONNECT (:protocol {extended.Protocol}) is not proxied: use a plain CONNECT host:port tunnel", Status("bad-request"));
+            return;
+        }
         if (!TryParseAuthority(raw, out var host, out var port))
         {
             await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, $"CONNECT needs host:port, got '{raw}'", Status("bad-request"));

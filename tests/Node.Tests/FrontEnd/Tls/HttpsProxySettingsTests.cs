@@ -68,6 +68,16 @@ public class HttpsProxySettingsTests
     }
 
     [Fact]
+    public void Pac_entries_written_as_https_urls_become_https_proxies()
+    {
+        var s = Load(("Pac:Proxies", "https://proxy.campus.test:3130, http://proxy.campus.test:3128"));
+        Assert.Equal(["HTTPS proxy.campus.test:3130", "proxy.campus.test:3128"], s.Pac.Proxies);
+        var script = CacheCluster.Node.FrontEnd.Pac.PacScript.Generate(s.Pac, s.Pac.Proxies, "n1");
+        Assert.Contains("\"HTTPS proxy.campus.test:3130; PROXY proxy.campus.test:3128; DIRECT\"", script);
+        Assert.StartsWith("Pac:Proxies: 'https://proxy.campus.test' is not host:port", ErrorOf(("Pac:Proxies", "https://proxy.campus.test")));
+    }
+
+    [Fact]
     public async Task A_node_with_a_mismatched_pair_stops_at_start_naming_the_key()
     {
         var (cert, _) = Ca.Issue("start-one");

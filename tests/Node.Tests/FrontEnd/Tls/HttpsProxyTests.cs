@@ -110,6 +110,26 @@ public class HttpsProxyTests(HttpsProxyNode f) : IClassFixture<HttpsProxyNode>
     }
 
     [Fact]
+    public async Task Http2_extended_connect_is_refused_with_a_reason()
+    {
+        var script = $$"""
+            const http2 = require('http2'), fs = require('fs');
+            const s = http2.connect('{{f.ProxyUrl}}', { ca: fs.readFileSync({{JsonSerializer.Serialize(f.Certificates.CaPath)}}) });
+            s.on('error', e => { console.log('session-error ' + e.message); process.exit(2); });
+            s.on('remoteSettings', () => {
+              const r = s.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':path': '/chat', ':authority': '127.0.0.1:{{f.Origin.HttpBase.Port}}' });
+              let body = '';
+              r.on('response', h => console.log('status ' + h[':status']));
+              r.setEncoding('utf8'); r.on('data', d => body += d);
+              r.on('end', () => { console.log('body ' + body.trim()); s.close(); });
+            });
+            """;
+        var output = await TlsClients.NodeAsync(script);
+        Assert.Contains("status 400", output);
+        Assert.Contains("extended CONNECT (:protocol websocket) is not proxied", output);
+    }
+
+    [Fact]
     public async Task Pac_offers_the_https_listener()
     {
         using var http = new HttpClient();
