@@ -46,6 +46,7 @@ public sealed class NodeSettings
             AccessLog = AccessLogSettings.Read(r),
         };
         CheckPorts(r, settings);
+        FrontEnd.Tls.HttpsProxySettings.CheckPorts(r, settings);
         r.ThrowIfErrors();
         return settings;
     }

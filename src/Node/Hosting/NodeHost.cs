@@ -10,6 +10,7 @@ using CacheCluster.Node.ClusterClient.Membership;
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.FrontEnd.Limits;
 using CacheCluster.Node.FrontEnd.Pac;
+using CacheCluster.Node.FrontEnd.Tls;
 using CacheCluster.Node.Management;
 using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy;
@@ -44,6 +45,7 @@ public static class NodeHost
         builder.Services.AddRequestPath(); // the proxy's steps (src/Node/Proxy)
         builder.Services.AddSingleton<PacEndpoint>();
         builder.Services.AddSingleton<EntryOwners>();
+        HttpsProxyListener.AddServices(builder.Services); // Proxy:HttpsListen (FrontEnd/Tls)
         PolicyServices.Add(builder.Services, settings);
         var management = ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
         // ASP.NET creates an Activity and a log scope per request whenever this category can log (a filter names the
@@ -73,6 +75,7 @@ public static class NodeHost
             var clientLimits = kestrel.ApplicationServices.GetRequiredService<ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
                 kestrel.Listen(endpoint, listen => listen.Use(ConnectionBytes.Count).Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
+            HttpsProxyListener.Listen(kestrel, settings); // TLS, then the same connection middleware
             ManagementHost.Listen(kestrel, settings, management);
         });
 
@@ -116,6 +119,7 @@ public static class NodeHost
         var app = builder.Build();
         ClusterPorts.AttachLog(app.Services);
         var handler = app.Services.GetRequiredService<ProxyHandler>();
+        app.Use(HttpsProxyListener.Http2ForwardTargets); // HTTP/2 forward requests get their absolute-form target
         ManagementHost.Map(app); // management port branch + stats middleware
         // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
         // fetch them without proxy credentials, and they reveal nothing the access rules protect.

@@ -31,6 +31,12 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
     public async Task HandleAsync(HttpContext ctx)
     {
         var raw = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "";
+        if (ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } extended)
+        {
+            await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest,
+                $"extended CONNECT (:protocol {extended.Protocol}) is not proxied: use a plain CONNECT host:port tunnel", Status("bad-request"));
+            return;
+        }
         if (!TryParseAuthority(raw, out var host, out var port))
         {
             await ProxyErrors.WriteAsync(ctx, StatusCodes.Status400BadRequest, $"CONNECT needs host:port, got '{raw}'", Status("bad-request"));
@@ -43,8 +49,11 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
                 refused: RejectionReason.ConnectPort);
             return;
         }
-        if (ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionItemKey, out var item) != true
-            || item is not ConnectionContext connection)
+        // HTTP/2 (HTTPS proxy listener): the tunnel is one stream of a shared connection (FrontEnd/Tls/Http2Tunnel.cs).
+        bool http2 = HttpProtocol.IsHttp2(ctx.Request.Protocol);
+        ConnectionContext? connection = null;
+        if (!http2 && (ctx.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionItemKey, out var item) != true
+            || (connection = item as ConnectionContext) is null))
         {
             await ProxyErrors.WriteAsync(ctx, StatusCodes.Status501NotImplemented, "CONNECT is not available on this listener", Status("connect-unavailable"));
             return;
@@ -75,10 +84,15 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
             (info.TunnelEstablished, info.ClosedByProxy, info.Hop) = (true, true, CacheCluster.Node.Management.Observability.UpstreamHop.Direct);
             info.Peer = socket.RemoteEndPoint is System.Net.IPEndPoint ep ? CacheCluster.Node.Management.Observability.PeerAddresses.Normalise(ep.Address) : null;
         }
+        if (http2)
+        {
+            using (socket) await CacheCluster.Node.FrontEnd.Tls.Http2Tunnel.RunAsync(ctx, socket);
+            return;
+        }
         using (socket)
         {
             await using var upstream = new NetworkStream(socket, ownsSocket: false);
-            var transport = connection.Transport;
+            var transport = connection!.Transport;
             await transport.Output.WriteAsync(Established);
 
             var toOrigin = PumpToOriginAsync(transport.Input, upstream, socket);

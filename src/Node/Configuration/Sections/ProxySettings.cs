@@ -6,7 +6,8 @@ namespace CacheCluster.Node.Configuration;
 public sealed class ProxySettings
 {
     internal static readonly string[] Keys =
-        ["Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders"];
+        ["Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders",
+         "HttpsListen", "Tls"]; // the HTTPS proxy listener (FrontEnd/Tls/HttpsProxySettings.cs)
 
     public required IReadOnlyList<IPEndPoint> Listen { get; init; }
     public required IReadOnlySet<int> ConnectPorts { get; init; }
@@ -20,6 +21,8 @@ public sealed class ProxySettings
     public required string CacheName { get; init; }
     /// <summary>Adds X-Cache-Node / X-Cache-Owner (node names) to responses: for benchmarks and debugging.</summary>
     public bool DebugHeaders { get; init; }
+    /// <summary>The HTTPS proxy listener: Proxy:HttpsListen, Proxy:Tls:* (FrontEnd/Tls).</summary>
+    public FrontEnd.Tls.HttpsProxySettings Https { get; init; } = FrontEnd.Tls.HttpsProxySettings.Off;
 
     internal static ProxySettings Read(SettingsReader r)
     {
@@ -35,6 +38,7 @@ public sealed class ProxySettings
             ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
             DebugHeaders = r.Bool("Proxy:DebugHeaders", false),
+            Https = FrontEnd.Tls.HttpsProxySettings.Read(r),
         };
     }
 }

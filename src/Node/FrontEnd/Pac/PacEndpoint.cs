@@ -9,7 +9,7 @@ namespace CacheCluster.Node.FrontEnd.Pac;
 /// configuration), never to proxied absolute-form requests or reverse-proxy sites (Proxy:Sites) whose
 /// origins may have such paths of their own.
 /// </summary>
-public sealed class PacEndpoint(NodeSettings settings)
+public sealed class PacEndpoint(NodeSettings settings, CacheCluster.Node.FrontEnd.Tls.HttpsProxyAddresses? httpsProxy = null)
 {
     public const string ContentType = "application/x-ns-proxy-autoconfig";
     private readonly PacSettings _pac = settings.Pac;
@@ -35,7 +35,7 @@ public sealed class PacEndpoint(NodeSettings settings)
 
     public Task ServeAsync(HttpContext ctx)
     {
-        var body = _fixed ?? Encoding.UTF8.GetBytes(PacScript.Generate(_pac, [SelfProxy(ctx)], settings.NodeName));
+        var body = _fixed ?? Encoding.UTF8.GetBytes(PacScript.Generate(_pac, SelfProxies(ctx), settings.NodeName));
         var response = ctx.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = ContentType;
@@ -44,14 +44,27 @@ public sealed class PacEndpoint(NodeSettings settings)
         return HttpMethods.IsHead(ctx.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(body).AsTask();
     }
 
-    /// <summary>No Pac:Proxies: the name and port the client used to fetch the script (a Service name behind a load balancer).</summary>
-    private static string SelfProxy(HttpContext ctx)
+    /// <summary>
+    /// No Pac:Proxies: this node under the name the client used. Fetched over the HTTPS proxy listener: that listener
+    /// (HTTPS). Over the plain one while an HTTPS listener exists: HTTPS on its port first, then the plain port.
+    /// </summary>
+    private IReadOnlyList<string> SelfProxies(HttpContext ctx)
+    {
+        var (name, port) = SelfProxy(ctx);
+        var https = httpsProxy?.EndPoints ?? [];
+        if (https.Count == 0) return [$"{name}:{port}"];
+        if (httpsProxy!.IsHttpsProxyPort(ctx.Connection.LocalPort)) return [$"HTTPS {name}:{port}"];
+        return [$"HTTPS {name}:{https[0].Port}", $"{name}:{port}"];
+    }
+
+    /// <summary>The name and port the client used to fetch the script (a Service name behind a load balancer).</summary>
+    private static (string Name, int Port) SelfProxy(HttpContext ctx)
     {
         var host = ctx.Request.Host;
         var name = host.HasValue ? host.Host.Trim('[', ']') : "";
         // Only a host name or address may go in: Host is client input and ends up in a script.
         if (Uri.CheckHostName(name) == UriHostNameType.Unknown) name = ctx.Connection.LocalIpAddress?.ToString() ?? "127.0.0.1";
         if (name.Contains(':')) name = $"[{name}]";
-        return $"{name}:{host.Port ?? ctx.Connection.LocalPort}";
+        return (name, host.Port ?? ctx.Connection.LocalPort);
     }
 }

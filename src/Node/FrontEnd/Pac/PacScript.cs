@@ -38,7 +38,8 @@ public static class PacScript
             js.Append("    for (var j = 0; j < networks.length; j++)\n");
             js.Append("      if (isInNet(ip, networks[j][0], networks[j][1])) return \"DIRECT\";\n");
         }
-        var route = string.Join("; ", proxies.Select(p => "PROXY " + p));
+        // Entries are host:port (PROXY) or already typed ("HTTPS host:port": TLS to the proxy, FrontEnd/Tls).
+        var route = string.Join("; ", proxies.Select(p => p.StartsWith("HTTPS ", StringComparison.Ordinal) ? p : "PROXY " + p));
         if (pac.DirectFallback || route.Length == 0) route = route.Length == 0 ? "DIRECT" : route + "; DIRECT";
         js.Append("  return ").Append(Quote(route)).Append(";\n");
         js.Append("}\n");

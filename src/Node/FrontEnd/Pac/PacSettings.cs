@@ -14,7 +14,7 @@ public sealed class PacSettings
     public static readonly string[] Keys = ["Enabled", "Proxies", "BypassDomains", "BypassNetworks", "BypassPlainHostNames", "ResolveNames", "DirectFallback", "MaxAge"];
 
     public bool Enabled { get; init; } = true;
-    /// <summary>host:port entries in the order clients try them; empty: the host and port the client fetched the script from.</summary>
+    /// <summary>host:port entries (or "HTTPS host:port") in the order clients try them; empty: the host and port the client fetched the script from.</summary>
     public IReadOnlyList<string> Proxies { get; init; } = [];
     /// <summary>Domains reached directly: "example.org" matches it and its subdomains.</summary>
     public IReadOnlyList<string> BypassDomains { get; init; } = [];
@@ -35,16 +35,20 @@ public sealed class PacSettings
         Action<string, string> error = r.Error;
         const string s = "Pac:";
         var proxies = new List<string>();
-        foreach (var item in List(config, s + "Proxies"))
+        foreach (var entry in List(config, s + "Proxies"))
         {
-            // host:port, a host name or an IP address; what the browser connects to.
+            // host:port, a host name or an IP address; what the browser connects to. https://host:port: the HTTPS
+            // proxy listener (PAC "HTTPS host:port"); http://host:port is the same as host:port.
+            bool tls = entry.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            var item = tls ? entry["https://".Length..].TrimEnd('/')
+                : entry.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? entry["http://".Length..].TrimEnd('/') : entry;
             var colon = item.LastIndexOf(':');
             var host = colon > 0 ? item[..colon] : "";
             if (host.StartsWith('[') && host.EndsWith(']')) host = host[1..^1];
             if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
                 || port is < 1 or > 65535 || Uri.CheckHostName(host) == UriHostNameType.Unknown)
-                error(s + "Proxies", $"'{item}' is not host:port (examples: proxy.campus.example:3128, 10.0.0.5:3128)");
-            else proxies.Add(item);
+                error(s + "Proxies", $"'{entry}' is not host:port (examples: proxy.campus.example:3128, 10.0.0.5:3128, https://proxy.campus.example:3130)");
+            else proxies.Add(tls ? "HTTPS " + item : item);
         }
         var domains = new List<string>();
         foreach (var item in List(config, s + "BypassDomains"))

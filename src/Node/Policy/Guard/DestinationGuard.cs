@@ -55,6 +55,7 @@ public sealed class DestinationGuard
         _resolver = resolver;
         _trusted = [.. settings.Proxy.Sites.Values.Select(u => (u.IdnHost.ToLowerInvariant(), u.Port))];
         foreach (var ep in settings.Proxy.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
+        foreach (var ep in settings.Proxy.Https.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
         _ownPorts[settings.Cluster.SiloPort] = 0;
         if (settings.Cluster.GatewayEnabled) _ownPorts[settings.Cluster.GatewayPort] = 0;
         foreach (var ep in settings.Management.Listen) if (ep.Port != 0) _ownPorts[ep.Port] = 0;
