@@ -55,7 +55,7 @@ public sealed class CompressionSettings
     private static bool ValidPattern(string t)
     {
         int slash = t.IndexOf('/');
-        if (slash <= 0 || slash == t.Length - 1 || t.IndexOf('/', slash + 1) >= 0) return false;
+        if (slash <= 0 || slash == t.Length - 1 || t.IndexOf('/', slash + 1) >= 0 || t.AsSpan(0, slash).Contains('*')) return false;
         foreach (var c in t)
             if (c <= ' ' || c >= 127 || c is ',' or ';' or '"') return false;
         var sub = t[(slash + 1)..];
