@@ -60,10 +60,13 @@ internal static class OriginHandlers
                 case "bytes" when IsGetOrHead(request) && OriginContent.TryParseSize(argument, out var size):
                     await BytesAsync(context, state, path, size).ConfigureAwait(false);
                     break;
-                case "bytes" when OriginContent.TryParseSize(argument, out _):
+                case "bytes" or "text" when !IsGetOrHead(request) && OriginContent.TryParseSize(argument, out _):
                     // Unsafe methods on a cacheable URL (invalidation tests): 200, small body, cc only if asked for.
                     await DelayAsync(context).ConfigureAwait(false);
                     await SmallAsync(context, state, 200, Encoding.ASCII.GetBytes(request.Method + " ok\n"), defaultCacheControl: null).ConfigureAwait(false);
+                    break;
+                case "text" when IsGetOrHead(request) && OriginContent.TryParseSize(argument, out var size) && size <= 64L << 20:
+                    await TextAsync(context, state, path, size).ConfigureAwait(false);
                     break;
                 case "abort" when IsGetOrHead(request) && OriginContent.TryParseSize(argument, out var size):
                     await AbortAsync(context, state, path, size).ConfigureAwait(false);
@@ -134,6 +137,35 @@ internal static class OriginHandlers
         var seed = OriginContent.SeedFor(path, query["seed"].ToString());
         if (await WriteBodyAsync(context, seed, size, WriteChunk, delayMs: 0, skip).ConfigureAwait(false)) state.ResponseCompleted();
         else state.ResponseAborted();
+    }
+
+    // /text/{size}: compressible deterministic text (TextContent), with the same conditionals and ranges=1 as /bytes.
+    private static async Task TextAsync(HttpContext context, OriginState state, string path, long size)
+    {
+        var query = context.Request.Query;
+        await DelayAsync(context).ConfigureAwait(false);
+        var response = context.Response;
+        response.StatusCode = 200;
+        ApplyCommonHeaders(context, state, defaultCacheControl: "max-age=3600", defaultContentType: "text/html; charset=utf-8");
+        if (IsNotModified(context))
+        {
+            response.StatusCode = 304;
+            response.Headers.ContentType = default;
+            state.ResponseCompleted();
+            return;
+        }
+        var body = TextContent.Generate(OriginContent.SeedFor(path, query["seed"].ToString()), size);
+        var (from, count) = (0L, size);
+        if (query["ranges"] == "1" && TryRange(context, size, out var first, out var last))
+        {
+            response.StatusCode = 206;
+            response.Headers.ContentRange = $"bytes {first}-{last}/{size}";
+            (from, count) = (first, last - first + 1);
+        }
+        response.ContentLength = count;
+        if (!HttpMethods.IsHead(context.Request.Method))
+            await response.Body.WriteAsync(body.AsMemory((int)from, (int)count), context.RequestAborted).ConfigureAwait(false);
+        state.ResponseCompleted();
     }
 
     /// <summary>A single satisfiable <c>bytes=a-[b]</c> range whose If-Range (if any) names the current validator.</summary>

@@ -33,7 +33,12 @@ public sealed partial class CacheEntryGrain
     public async Task<int> InvalidateAsync()
     {
         if (!_loaded) await LoadAsync();
-        if (_head is not { } head) return 0;
+        if (_head is not { } head)
+        {
+            // Nothing here (often: a compressed form that was never made): keep no activation for it.
+            if (_fills.Running is null) this.DeactivateOnIdle();
+            return 0;
+        }
         // An invalidation (RFC 9111 4.4) must be visible on every node before the unsafe request's response goes
         // out: the nodes holding hot copies confirm the drop (briefly awaited), rather than one-way messages.
         var nodes = _hotCopies.TakeAll().Where(ranking.IsActiveNode).ToList();
@@ -56,6 +61,19 @@ public sealed partial class CacheEntryGrain
                 }
             }));
             removed = variants.Sum();
+        }
+        else if (EncodedForms.MayHaveForms(head))
+        {
+            // Its compressed forms go with it (not counted: they are the same response). They could never be selected
+            // again anyway (their keys name this body); this frees their space and their hot copies now.
+            await Task.WhenAll(EncodedForms.KeysOf(head).Select(async key =>
+            {
+                try { await GrainFactory.GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(key)).InvalidateAsync(); }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    logger.LogDebug("Compressed form of {Key} not invalidated ({Message}); it is unreachable and will age out", head.CacheKey, ex.Message);
+                }
+            }));
         }
         try { await dropped; }
         catch (Exception ex) { logger.LogDebug("A node did not confirm dropping its hot copy of {Key}: {Message}", head.CacheKey, ex.Message); }

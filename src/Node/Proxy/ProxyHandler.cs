@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Proxy;
 /// <code>
 /// Receive → Purge                                                (PURGE: removed cluster-wide, never forwarded)
 /// Receive → HotCopy ─────────────────────────────────────────────→ (hot copy served)
-///         → LookUp → Hit | ServeStale                             → (served from the owner)
+///         → LookUp → Hit | Encode | ServeStale                    → (served from the owner)
 ///                  → Expired → Miss → Follow                      → (another request's fill streamed)
 ///                                   → Fetch → Store → Deliver     → (fetched, stored when it may be)
 ///                                           → Revalidated | OriginFailed
@@ -25,6 +25,7 @@ public sealed class ProxyHandler(
     HotCopyStep hotCopy,
     LookUpStep lookUp,
     HitStep hit,
+    EncodeStep encode,
     ServeStaleStep serveStale,
     ExpiredStep expired,
     MissStep miss,
@@ -93,6 +94,7 @@ public sealed class ProxyHandler(
                 Step.HotCopy => await hotCopy.RunAsync(r),
                 Step.LookUp => await lookUp.RunAsync(r),
                 Step.Hit => await hit.RunAsync(r),
+                Step.Encode => await encode.RunAsync(r),
                 Step.ServeStale => await serveStale.RunAsync(r),
                 Step.Expired => await expired.RunAsync(r),
                 Step.Miss => await miss.RunAsync(r),

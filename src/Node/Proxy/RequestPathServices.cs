@@ -1,4 +1,5 @@
 using CacheCluster.Node.ClusterClient;
+using CacheCluster.Node.Proxy.Compression;
 using CacheCluster.Node.Proxy.Responses;
 using CacheCluster.Node.Proxy.Steps;
 
@@ -13,6 +14,8 @@ public static class RequestPathServices
         services.AddSingleton<ConnectTunnel>();
         services.AddSingleton<RangeContinuation>();
         // Shared by the steps: responses from stored entries, messages to the origin, the cluster client.
+        services.AddSingleton<CompressionPolicy>();
+        services.AddSingleton<EncodedBody>();
         services.AddSingleton<StoredHead>();
         services.AddSingleton<StoredBody>();
         services.AddSingleton<UpstreamMessages>();
@@ -29,6 +32,7 @@ public static class RequestPathServices
         services.AddSingleton<HotCopyStep>();
         services.AddSingleton<LookUpStep>();
         services.AddSingleton<HitStep>();
+        services.AddSingleton<EncodeStep>();
         services.AddSingleton<ServeStaleStep>();
         services.AddSingleton<ExpiredStep>();
         services.AddSingleton<MissStep>();

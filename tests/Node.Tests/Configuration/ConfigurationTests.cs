@@ -18,6 +18,8 @@ public class ConfigurationTests
         Assert.Equal(Path.GetFullPath("/tmp/data"), s.Store.Directory);
         Assert.Equal([443], s.Proxy.ConnectPorts);
         Assert.Equal(ClusteringMode.Localhost, s.Cluster.Mode);
+        Assert.True(s.Cache.Compression.Enabled);
+        Assert.Equal(1024, s.Cache.Compression.MinBytes);
     }
 
     [Theory]
@@ -32,6 +34,11 @@ public class ConfigurationTests
     [InlineData("Cluster:Mode", "Zookeeper", "Cluster:Mode: 'Zookeeper' is not one of")]
     [InlineData("Cache:RefreshRules:0", "\\.iso$ 10 20 x", "Cache:RefreshRules:0: freshness rule")]
     [InlineData("Proxy:Sites:www.example.org", "not a url", "Proxy:Sites:www.example.org: 'not a url' is not an origin base URL")]
+    [InlineData("Cache:Compression:Types", "text/html,html", "Cache:Compression:Types: 'html' is not a media type pattern")]
+    [InlineData("Cache:Compression:Types", "*/json", "Cache:Compression:Types: '*/json' is not a media type pattern")]
+    [InlineData("Cache:Compression:BrotliQuality", "12", "Cache:Compression:BrotliQuality: '12' must be a whole number from 0 to 11")]
+    [InlineData("Cache:Compression:MinSize", "big", "Cache:Compression:MinSize: 'big' is not a size")]
+    [InlineData("Cache:Compression:Level", "9", "Cache:Compression:Level: unknown setting")]
     public void Bad_values_are_reported_with_their_key(string key, string value, string expected)
     {
         var ex = Assert.Throws<NodeConfigurationException>(() => Load((key, value)));

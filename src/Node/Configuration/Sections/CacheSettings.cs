@@ -7,7 +7,7 @@ public sealed class CacheSettings
 {
     internal static readonly string[] Keys =
         ["MaxObjectSize", "HeuristicFraction", "HeuristicMax", "HotCacheSize", "HotObjectMaxSize",
-         "TargetedField", "RefreshRules", "PackageRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge", "SetCookie"];
+         "TargetedField", "RefreshRules", "PackageRules", "ServeStaleOnErrorFor", "ImmutableIgnoresRequestMaxAge", "SetCookie", "Compression"];
 
     public required long MaxObjectBytes { get; init; }
     public required double HeuristicFraction { get; init; }
@@ -24,6 +24,8 @@ public sealed class CacheSettings
     public TimeSpan? ServeStaleOnErrorFor { get; init; }
     public bool ImmutableIgnoresRequestMaxAge { get; init; }
     public SetCookiePolicy SetCookie { get; init; }
+    /// <summary>gzip / brotli forms of stored text responses (Cache:Compression:*).</summary>
+    public CompressionSettings Compression { get; init; } = CompressionSettings.Default;
 
     /// <summary>
     /// A quarter of the disk budget, from 256 MiB up to 8 GiB: an installer image (ISO) is cached on a real disk
@@ -49,6 +51,7 @@ public sealed class CacheSettings
             ServeStaleOnErrorFor = config["Cache:ServeStaleOnErrorFor"] is null ? null : r.Duration("Cache:ServeStaleOnErrorFor", TimeSpan.Zero, allowZero: true),
             ImmutableIgnoresRequestMaxAge = r.Bool("Cache:ImmutableIgnoresRequestMaxAge", false),
             SetCookie = r.Enum("Cache:SetCookie", SetCookiePolicy.NoStoreUnlessPublic),
+            Compression = CompressionSettings.Read(r),
         };
     }
 }

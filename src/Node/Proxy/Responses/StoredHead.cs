@@ -2,13 +2,14 @@ using System.Globalization;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Proxy.Compression;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace CacheCluster.Node.Proxy.Responses;
 
 /// <summary>The head of a response served from a stored entry: status, stored headers, our Age, Via and Cache-Status.</summary>
-public sealed class StoredHead(NodeSettings settings)
+public sealed class StoredHead(NodeSettings settings, CompressionPolicy compression)
 {
     private readonly string _via = "1.1 " + settings.Proxy.ViaName;
 
@@ -31,6 +32,7 @@ public sealed class StoredHead(NodeSettings settings)
                 name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
             headers.Append(name, stored[i + 1]);
         }
+        compression.AddVary(headers, head.Status, stored, head.BodyLength);
         headers.Age = ((long)Math.Max(0, age.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         headers.Append(HeaderNames.Via, _via);
         headers.Append("Cache-Status", cacheStatus);
@@ -54,6 +56,7 @@ public sealed class StoredHead(NodeSettings settings)
         var stored = head.Headers;
         for (int i = 0; i + 1 < stored.Length; i += 2)
             if (Validators.BelongsIn304(stored[i])) response.Headers.Append(stored[i], stored[i + 1]);
+        compression.AddVary(response.Headers, head.Status, stored, head.BodyLength);
         response.Headers.Age = ((long)Math.Max(0, age.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         response.Headers.Append(HeaderNames.Via, _via);
         response.Headers.Append("Cache-Status", cacheStatus);

@@ -48,7 +48,8 @@ public readonly record struct Answer(AnsweredBy By, ForwardReason Reason = Forwa
 {
     public string CacheStatus(string cacheName) => By switch
     {
-        AnsweredBy.HotCopy or AnsweredBy.Hit => Caching.CacheStatus.Hit(cacheName, Ttl ?? TimeSpan.Zero),
+        AnsweredBy.HotCopy or AnsweredBy.Hit => Detail is null ? Caching.CacheStatus.Hit(cacheName, Ttl ?? TimeSpan.Zero)
+            : Caching.CacheStatus.Hit(cacheName, Ttl ?? TimeSpan.Zero) + "; detail=\"" + Detail + "\"",
         AnsweredBy.StaleWhileRevalidate => Caching.CacheStatus.StaleHit(cacheName, Ttl ?? TimeSpan.Zero),
         AnsweredBy.StaleOnError => Caching.CacheStatus.StaleOnError(cacheName, FwdStatus, Ttl ?? TimeSpan.Zero),
         AnsweredBy.Revalidated => Caching.CacheStatus.Forward(cacheName, Reason, 304, true, Ttl),

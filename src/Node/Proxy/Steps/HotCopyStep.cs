@@ -3,6 +3,7 @@ using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Policy.Runtime;
+using CacheCluster.Node.Proxy.Compression;
 using CacheCluster.Node.Proxy.Responses;
 
 namespace CacheCluster.Node.Proxy.Steps;
@@ -11,7 +12,7 @@ namespace CacheCluster.Node.Proxy.Steps;
 /// 3a. This node's hot copy of a popular entry (of the request's variant, if the URL varies), if fresh enough:
 /// served from memory with no owner round trip. Anything else goes on to the owner.
 /// </summary>
-public sealed class HotCopyStep(HotEntries hot, RuntimePolicy policy, StoredHead head, StoredBody body)
+public sealed class HotCopyStep(HotEntries hot, RuntimePolicy policy, StoredHead head, StoredBody body, CompressionPolicy compression)
 {
     public async ValueTask<Step> RunAsync(ProxyRequest r)
     {
@@ -26,6 +27,11 @@ public sealed class HotCopyStep(HotEntries hot, RuntimePolicy policy, StoredHead
 
         head.AddDebugHeaders(ctx, "hot-copy");
         r.AnsweredFrom("hot-copy"); // access log
+        if ((r.Coding = compression.CodingFor(ctx.Request, r.RequestCc, h)) is not null)
+        {
+            (r.HotIdentity, r.Age, r.Ttl) = (entry, age, ttl);
+            return Step.Encode;
+        }
         var cacheStatus = r.Answered(new Answer(AnsweredBy.HotCopy, Ttl: ttl), head.CacheName);
         if (StoredHead.ClientHasFreshCopy(ctx, h)) head.WriteNotModified(ctx, h, age, cacheStatus);
         else await body.DeliverHotAsync(ctx, entry, age, cacheStatus);

@@ -3,6 +3,7 @@ using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Policy.Runtime;
+using CacheCluster.Node.Proxy.Compression;
 using CacheCluster.Node.Proxy.Responses;
 
 namespace CacheCluster.Node.Proxy.Steps;
@@ -14,7 +15,7 @@ namespace CacheCluster.Node.Proxy.Steps;
 /// Then: fresh → hit; stale → serve stale or expired; nothing → miss; owner unreachable → fetch, uncached.
 /// </summary>
 public sealed class LookUpStep(EntryOwners owners, HotEntries hot, ILocalSiloDetails localSilo, OwnerLookup lookup, RuntimePolicy policy,
-    StoredHead head)
+    StoredHead head, CompressionPolicy compression)
 {
     private readonly string _localNode = localSilo.SiloAddress.ToParsableString();
 
@@ -56,7 +57,8 @@ public sealed class LookUpStep(EntryOwners owners, HotEntries hot, ILocalSiloDet
         var verdict = HitDecision.Evaluate(facts, responseTime, r.RequestCc, r.PragmaNoCache, DateTimeOffset.UtcNow, policy.Freshness,
             out var age, out var ttl);
         (r.Age, r.Ttl) = (age, ttl);
-        if (verdict != HitVerdict.Stale) return Step.Hit;
+        if (verdict != HitVerdict.Stale)
+            return (r.Coding = compression.CodingFor(ctx.Request, r.RequestCc, entry)) is null ? Step.Hit : Step.Encode;
         if (r.MayFill && HitDecision.CanServeWhileRevalidating(facts, responseTime, r.RequestCc, r.PragmaNoCache, DateTimeOffset.UtcNow, out _))
             return Step.ServeStale;
         return Step.Expired;

@@ -1,5 +1,6 @@
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Management.AccessLog;
 using CacheCluster.Node.Management.Observability;
@@ -55,6 +56,12 @@ public sealed class ProxyRequest(HttpContext context)
     public TimeSpan Age { get; set; }
     public TimeSpan Ttl { get; set; }
     public ForwardReason Reason { get; set; } = ForwardReason.Method;
+
+    // ---- 4″. Encode ------------------------------------------------------------------------------------
+    /// <summary>The content coding this request gets for a fresh compressible entry (br, gzip); null: identity.</summary>
+    public string? Coding { get; set; }
+    /// <summary>The identity entry from this node's hot copy, when that is what the look-up found.</summary>
+    public HotEntries.HotEntry? HotIdentity { get; set; }
 
     // ---- 6. Fetch / 7. Store ---------------------------------------------------------------------------
     /// <summary>
@@ -116,7 +123,7 @@ public sealed class ProxyRequest(HttpContext context)
     public void ForgetLookup()
     {
         Target = UrlTarget;
-        (Role, Stale, Varies, Found, HotNode) = (null, null, null, null, null);
+        (Role, Stale, Varies, Found, HotNode, Coding, HotIdentity) = (null, null, null, null, null, null, null);
     }
 
     /// <summary>Releases the origin exchange (before fetching again, and when the request ends).</summary>

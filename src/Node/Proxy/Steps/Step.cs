@@ -16,6 +16,8 @@ public enum Step
     LookUp,
     /// <summary>4. A fresh stored entry: delivered from its owner.</summary>
     Hit,
+    /// <summary>4″. A fresh compressible entry for a client accepting br/gzip: its stored compressed form (made once if need be).</summary>
+    Encode,
     /// <summary>4′. A stale entry that stale-while-revalidate allows: delivered now, revalidated in the background.</summary>
     ServeStale,
     /// <summary>5a. A stale entry that must be refetched or revalidated: ask its owner for the fill.</summary>

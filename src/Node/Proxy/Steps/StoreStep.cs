@@ -1,6 +1,7 @@
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Node.ClusterClient;
 using CacheCluster.Node.Policy.Runtime;
+using CacheCluster.Node.Proxy.Compression;
 using CacheCluster.Node.Proxy.Responses;
 
 namespace CacheCluster.Node.Proxy.Steps;
@@ -10,7 +11,7 @@ namespace CacheCluster.Node.Proxy.Steps;
 /// response that varies is stored as the variant this request selects (<see cref="VariantPlacement"/>).
 /// Followers are told at once: Stream (they stream it from the owner as it is stored) or Pass (fetch yourselves).
 /// </summary>
-public sealed class StoreStep(RuntimePolicy policy, VariantPlacement placement)
+public sealed class StoreStep(RuntimePolicy policy, VariantPlacement placement, CompressionPolicy compression)
 {
     public async ValueTask<Step> RunAsync(ProxyRequest r)
     {
@@ -40,6 +41,8 @@ public sealed class StoreStep(RuntimePolicy policy, VariantPlacement placement)
         r.Storing = r.Fill is { Active: true };
         r.StoredFacts = facts;
         r.NotStored = notStored;
+        // Stored, so later clients may get a compressed form of it: this identity answer varies on Accept-Encoding too.
+        if (r.Storing) r.ResponseHeaders = compression.WithVary(r.OriginStatus, r.ResponseHeaders, r.Framing.Length ?? -1);
         return Step.Deliver;
     }
 }
