@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CacheCluster.Management.Tests.Support;
-using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Management.Tests;
 

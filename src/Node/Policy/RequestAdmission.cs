@@ -8,10 +8,10 @@ using CacheCluster.Node.Configuration;
 using CacheCluster.Node.FrontEnd.Auth;
 using CacheCluster.Node.FrontEnd.Hardening;
 using CacheCluster.Node.FrontEnd.Limits;
+using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy.Guard;
 using CacheCluster.Node.Proxy;
 using Microsoft.AspNetCore.Http.Features;
-using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Policy;
 

@@ -3,9 +3,9 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Management.Observability;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.Proxy;
 

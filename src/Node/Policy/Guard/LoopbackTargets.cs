@@ -1,7 +1,7 @@
 using System.Net;
 using CacheCluster.Node.Configuration;
-using CacheCluster.Node.Proxy;
 using CacheCluster.Node.Management.Observability;
+using CacheCluster.Node.Proxy;
 
 namespace CacheCluster.Node.Policy.Guard;
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.ClusterClient;
@@ -93,7 +94,8 @@ public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, Range
     }
 
     /// <summary>Serves an entry from this node's hot copy (memory only).</summary>
-    public async Task DeliverHotAsync(HttpContext ctx, HotEntries.HotEntry entry, TimeSpan age, string cacheStatus)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // pooled: the hot path's box when a flush waits
+    public async ValueTask DeliverHotAsync(HttpContext ctx, HotEntries.HotEntry entry, TimeSpan age, string cacheStatus)
     {
         head.Write(ctx, entry.Head, age, cacheStatus);
         if (RangeResponder.TryPrepare(ctx.Request, entry.Head, out var range))

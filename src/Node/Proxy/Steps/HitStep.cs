@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Node.Proxy.Responses;
 
@@ -9,6 +10,7 @@ namespace CacheCluster.Node.Proxy.Steps;
 /// </summary>
 public sealed class HitStep(HotEntries hot, StoredHead head, StoredBody body)
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: a hit that waits on the socket allocates no box
     public async ValueTask<Step> RunAsync(ProxyRequest r)
     {
         var ctx = r.Context;

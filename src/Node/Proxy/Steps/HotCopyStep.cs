@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
@@ -14,6 +15,7 @@ namespace CacheCluster.Node.Proxy.Steps;
 /// </summary>
 public sealed class HotCopyStep(HotEntries hot, RuntimePolicy policy, StoredHead head, StoredBody body, CompressionPolicy compression)
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: a hit that waits on the socket allocates no box
     public async ValueTask<Step> RunAsync(ProxyRequest r)
     {
         var ctx = r.Context;

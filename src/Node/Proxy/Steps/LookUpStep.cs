@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CacheCluster.Caching;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.HotCopies;
@@ -19,6 +20,7 @@ public sealed class LookUpStep(EntryOwners owners, HotEntries hot, ILocalSiloDet
 {
     private readonly string _localNode = localSilo.SiloAddress.ToParsableString();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: a hit that waits on the socket allocates no box
     public async ValueTask<Step> RunAsync(ProxyRequest r)
     {
         var ctx = r.Context;

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using CacheCluster.Node.Tests.Policy;
 using CacheCluster.Node.Tests.Support;
 using CacheCluster.TestOrigin;
-using CacheCluster.Node.Tests.Policy;
 
 namespace CacheCluster.Node.Tests.FrontEnd.Limits;
 
