@@ -48,8 +48,8 @@ public static class NodeHost
         HttpsProxyListener.AddServices(builder.Services); // Proxy:HttpsListen (FrontEnd/Tls)
         PolicyServices.Add(builder.Services, settings);
         var management = ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
-        // ASP.NET creates an Activity and a log scope per request whenever this category can log (a filter names the
-        // category from its start); a proxy has no use for either, and they were a quarter of a hit's allocations.
+        // ASP.NET creates an Activity and a log scope per request whenever this category can log (a filter names a
+        // category from its start); a proxy has no use for either, and they would be a quarter of a hit's allocations.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         // Orleans retries placement through Polly and logs every retry as a warning with a stack trace; while a node
         // joins or leaves these are expected (a call to a node that is not active yet) and say nothing to an operator.

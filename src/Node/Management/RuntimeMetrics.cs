@@ -13,7 +13,7 @@ namespace CacheCluster.Node.Management;
 /// </summary>
 public sealed class RuntimeMetrics : IDisposable
 {
-    private static readonly HashSet<string> Meters = ["Runtime", "Microsoft.AspNetCore.Server.Kestrel"];
+    private static readonly HashSet<string> Meters = ["System.Runtime", "Microsoft.AspNetCore.Server.Kestrel"];
 
     private readonly IDisposable _meters;
 

@@ -17,10 +17,17 @@ namespace CacheCluster.Node.Proxy;
 /// </summary>
 public sealed class OriginClient : IDisposable
 {
-    private readonly HttpMessageInvoker _invoker;
+    private HttpMessageInvoker _invoker;
     // Clients on loopback may reach the host's loopback (Guard:AllowLoopback=LocalClients): their upstream
     // connections live in a pool of their own, so a connection opened for them is never reused for a LAN client.
-    private readonly HttpMessageInvoker _localInvoker;
+    private HttpMessageInvoker _localInvoker;
+    private readonly NodeSettings _settings;
+    private readonly DestinationGuard _guard;
+    private readonly OriginMeter _meter;
+    private long _listenersVersion;
+    private readonly Lock _renewing = new();
+    // How long replaced pools live on for the requests still using them.
+    private static readonly TimeSpan RetiredPoolGrace = TimeSpan.FromMinutes(5);
     private readonly ParentRouter? _parents;
     // Which server address each upstream connection reached, for the access log's peer field.
     private readonly PeerAddresses _peers = new();
@@ -31,8 +38,26 @@ public sealed class OriginClient : IDisposable
         // Upstream:Parents: misses go through parent proxies (src/Node/Proxy/Upstream), this client is the direct path.
         if (settings.Upstream.Parents.Count > 0)
             _parents = new ParentRouter(settings, _peers, loggers.CreateLogger<ParentRouter>());
+        (_settings, _guard, _meter) = (settings, guard, meter);
+        _listenersVersion = guard.ListenersVersion;
         _invoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: false);
         _localInvoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: true);
+    }
+
+    /// <summary>New connection pools once the guard learnt of new listeners (rare: a node joined or bound its ports).</summary>
+    private void RenewPoolsIfListenersChanged()
+    {
+        var version = _guard.ListenersVersion;
+        if (version == Interlocked.Read(ref _listenersVersion)) return;
+        lock (_renewing)
+        {
+            if (version == _listenersVersion) return;
+            var (old, oldLocal) = (_invoker, _localInvoker);
+            _invoker = NewInvoker(_settings, _guard, _meter, _peers, clientIsLocal: false);
+            _localInvoker = NewInvoker(_settings, _guard, _meter, _peers, clientIsLocal: true);
+            Interlocked.Exchange(ref _listenersVersion, version);
+            _ = Task.Delay(RetiredPoolGrace).ContinueWith(_ => { old.Dispose(); oldLocal.Dispose(); }, TaskScheduler.Default);
+        }
     }
 
     private static HttpMessageInvoker NewInvoker(NodeSettings settings, DestinationGuard guard,
@@ -69,6 +94,7 @@ public sealed class OriginClient : IDisposable
 
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
+        RenewPoolsIfListenersChanged();
         var invoker = ClientLocality.IsLocal ? _localInvoker : _invoker;
         return _parents is not null && _parents.Routes(request) ? _parents.SendAsync(request, (m, c) => SendDirectAsync(m, invoker, c), ct) : SendDirectAsync(request, invoker, ct);
     }

@@ -19,6 +19,11 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
     /// <summary>Per member (silo address text): its advertised address and the ports known so far.</summary>
     private readonly ConcurrentDictionary<string, (IPAddress Address, string Name, int[] Ports, bool Complete)> _members = new();
 
+    private long _version;
+
+    /// <summary>Grows whenever a node's ports become known: connections pooled before may lead to one of them.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
     /// <summary>The cluster node listening on <paramref name="address"/>:<paramref name="port"/>, or null when none is known to.</summary>
     public string? NodeAt(IPAddress address, int port, Func<IPAddress, bool> isLocal)
     {
@@ -83,6 +88,7 @@ public sealed class ClusterListeners(IServiceProvider services, ILogger<ClusterL
             var ports = await grains.GetGrain<IManagementNodeGrain>(key).GetListenerPortsAsync().WaitAsync(AskTimeout, ct);
             if (ports.Length == 0) return; // still starting (listeners not bound yet): asked again within SoonRetry
             _members[key] = (m.SiloAddress.Endpoint.Address, m.Name, [.. ports.Append(m.SiloAddress.Endpoint.Port).Distinct()], true);
+            Interlocked.Increment(ref _version);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {

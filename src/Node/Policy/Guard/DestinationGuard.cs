@@ -67,8 +67,18 @@ public sealed class DestinationGuard
     public void AddBoundListeners(IEnumerable<int> ports)
     {
         foreach (var p in ports) _ownPorts[p] = 0;
+        Interlocked.Increment(ref _ownVersion);
         _bound.TrySetResult();
     }
+
+    private long _ownVersion;
+
+    /// <summary>
+    /// Grows whenever a listener of this node or another becomes known. The guard judges a destination when a
+    /// connection is opened, so the origin client drops its pooled connections when this changes: one opened before
+    /// a node's ports were known must not carry a later request to them.
+    /// </summary>
+    public long ListenersVersion => Interlocked.Read(ref _ownVersion) + (_cluster?.Version ?? 0);
 
     /// <summary>Completes once <see cref="AddBoundListeners"/> ran: <see cref="OwnPorts"/> is whole from then on.</summary>
     public Task ListenersBound => _bound.Task;
