@@ -14,7 +14,8 @@ namespace CacheCluster.Node.Proxy;
 /// accept it we take over the raw connection: write the 200 ourselves, then copy bytes both ways until
 /// either side closes. Works for a CONNECT on a fresh connection and after keep-alive requests alike.
 /// </summary>
-public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Policy.Guard.DestinationGuard guard, ILogger<ConnectTunnel> logger)
+public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Policy.Guard.DestinationGuard guard, Intercept.TlsInterceptor interceptor,
+    ILogger<ConnectTunnel> logger)
 {
     /// <summary>Key under which the connection middleware leaves the raw connection for the request pipeline.</summary>
     public const string ConnectionItemKey = "cachecluster.connection";
@@ -80,6 +81,15 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
             await using var upstream = new NetworkStream(socket, ownsSocket: false);
             var transport = connection.Transport;
             await transport.Output.WriteAsync(Established);
+            // Intercept:*: peek at the ClientHello; a host to bump leaves this tunnel for the internal TLS endpoint.
+            if (interceptor.MayBump(host) && await interceptor.DecideAsync(transport.Input, host, ctx.RequestAborted) is { } name)
+            {
+                socket.Dispose(); // the decrypted requests reach the origin through the origin client, over TLS of their own
+                var user = ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User;
+                await interceptor.ServeAsync(connection, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
+                ctx.Abort();
+                return;
+            }
 
             var toOrigin = PumpToOriginAsync(transport.Input, upstream, socket);
             var toClient = PumpToClientAsync(upstream, transport.Output);

@@ -38,6 +38,9 @@ public class ProxyRequestInfo
     /// <summary>A CONNECT tunnel that was set up: answered 200 on the raw connection (Kestrel's own status is not what the client saw).</summary>
     public bool TunnelEstablished { get; set; }
 
+    /// <summary>TLS interception: a CONNECT that was bumped, or a request that came decrypted out of a bumped tunnel.</summary>
+    public bool Bumped { get; set; }
+
     /// <summary>Why the proxy itself refused the request (set with the refusal; null for anything else, an origin's 403 too).</summary>
     public RejectionReason? Rejection { get; set; }
 
