@@ -82,22 +82,29 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
             var transport = connection.Transport;
             await transport.Output.WriteAsync(Established);
             // Intercept:*: peek at the ClientHello; a host to bump leaves this tunnel for the internal TLS endpoint.
-            if (interceptor.MayBump(host) && await interceptor.DecideAsync(transport.Input, host, ctx.RequestAborted) is { } name)
+            var input = transport.Input;
+            string? name = null;
+            if (interceptor.MayBump(host))
+            {
+                // The peeked bytes are read again by whoever takes the tunnel (origin or our TLS server).
+                (name, input) = await interceptor.DecideAsync(input, host, ctx.RequestAborted);
+            }
+            if (name is not null)
             {
                 socket.Dispose(); // the decrypted requests reach the origin through the origin client, over TLS of their own
                 var user = ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User;
-                await interceptor.ServeAsync(connection, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
+                await interceptor.ServeAsync(connection, input, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
                 ctx.Abort();
                 return;
             }
 
-            var toOrigin = PumpToOriginAsync(transport.Input, upstream, socket);
+            var toOrigin = PumpToOriginAsync(input, upstream, socket);
             var toClient = PumpToClientAsync(upstream, transport.Output);
             if (await Task.WhenAny(toOrigin, toClient) == toClient)
             {
                 // The origin closed: give the client a moment to close its side, then stop reading from it.
                 if (await Task.WhenAny(toOrigin, Task.Delay(TimeSpan.FromSeconds(10))) != toOrigin)
-                    transport.Input.CancelPendingRead();
+                    input.CancelPendingRead();
             }
             await Task.WhenAll(toOrigin, toClient);
         }

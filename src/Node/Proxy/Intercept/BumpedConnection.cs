@@ -24,7 +24,7 @@ public sealed record BumpTarget(string Host, int Port, string? User)
 
 /// <summary>
 /// The client's side of a CONNECT tunnel after the 200, handed to Kestrel's internal endpoint as a connection of
-/// its own: the same byte pipes (the ClientHello still unread in them), the client's addresses, the bump target in
+/// its own: the same byte pipes (the peeked ClientHello read again first), the client's addresses, the bump target in
 /// its items. Kestrel disposes it when it is done; <see cref="Finished"/> then completes.
 /// </summary>
 public sealed class BumpedConnection : ConnectionContext, IConnectionIdFeature, IConnectionItemsFeature, IConnectionTransportFeature,
@@ -35,11 +35,11 @@ public sealed class BumpedConnection : ConnectionContext, IConnectionIdFeature, 
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public BumpedConnection(ConnectionContext outer, BumpTarget target)
+    public BumpedConnection(ConnectionContext outer, PipeReader input, BumpTarget target)
     {
         _outer = outer;
         ConnectionId = $"{outer.ConnectionId}:bump{Interlocked.Increment(ref _next)}";
-        Transport = outer.Transport;
+        Transport = new Pipes(input, outer.Transport.Output);
         RemoteEndPoint = outer.RemoteEndPoint;
         LocalEndPoint = outer.LocalEndPoint;
         Items[BumpTarget.ItemKey] = target;
@@ -49,6 +49,8 @@ public sealed class BumpedConnection : ConnectionContext, IConnectionIdFeature, 
         Features.Set<IConnectionTransportFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
         Features.Set<IConnectionEndPointFeature>(this);
+        // Kestrel's own buffer pool, as on the real connection (its response writers assume the pool's block size).
+        if (outer.Features.Get<IMemoryPoolFeature>() is { } pool) Features.Set(pool);
     }
 
     public override string ConnectionId { get; set; }
@@ -68,6 +70,8 @@ public sealed class BumpedConnection : ConnectionContext, IConnectionIdFeature, 
         _closed.Cancel();
         _outer.Abort(abortReason);
     }
+
+    private sealed record Pipes(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     public override ValueTask DisposeAsync()
     {

@@ -1,4 +1,5 @@
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Management.Observability;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -33,6 +34,7 @@ public static class InterceptServices
                 OnConnection = interceptor.HandshakeAsync,
                 HandshakeTimeout = TimeSpan.FromSeconds(10),
             });
+            listen.Use(ConnectionBytes.Count); // after TLS: the decrypted bytes each request sends (stats, access log)
         });
     }
 }

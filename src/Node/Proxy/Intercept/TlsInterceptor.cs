@@ -31,41 +31,49 @@ public sealed class TlsInterceptor(NodeSettings settings, BumpListener listener,
         && (_settings.BumpAll || _settings.Bump.Matches(name));
 
     /// <summary>
-    /// Peeks at the first bytes the client sends into the tunnel: the name to bump, or null to splice. Whatever was
-    /// read stays unconsumed in <paramref name="input"/>.
+    /// Peeks at the first bytes the client sends into the tunnel: the name to bump (null: splice), and the input to
+    /// use from now on, which gives the peeked bytes again first (<see cref="PeekedReader"/>).
     /// </summary>
-    public async Task<string?> DecideAsync(PipeReader input, string connectHost, CancellationToken ct)
+    public async Task<(string? Name, PipeReader Input)> DecideAsync(PipeReader input, string connectHost, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_settings.PeekTimeout);
+        // A cancelled read (not a cancelled token) still returns what the pipe holds, so it can be replayed.
+        using var stop = timeout.Token.Register(input.CancelPendingRead);
+        var seen = ReadOnlySequence<byte>.Empty;
+        string? name = null;
         // Bounded: each round needs more bytes than the last, and ClientHello.MaxBytes ends it.
         for (int round = 0; round < 64; round++)
         {
-            ReadResult result;
-            try { result = await input.ReadAsync(timeout.Token); }
-            catch (OperationCanceledException) { return null; } // a silent client: server-speaks-first protocols are spliced
+            // Cancelled at the time limit: a silent or slow client is spliced (server-speaks-first protocols too).
+            var result = await input.ReadAsync();
             var buffer = result.Buffer;
             var status = ClientHello.TryRead(buffer, out var sni);
-            // Examined but not consumed: the next reader (origin or TLS server) gets every byte.
-            input.AdvanceTo(buffer.Start, buffer.End);
-            if (status == HelloStatus.NotTls) return null;
+            if (status == HelloStatus.NeedMore && !result.IsCompleted && !result.IsCanceled)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End); // wait for more, consume nothing yet
+                continue;
+            }
+            // Copied, then taken out of the connection's pipe: replayed to whoever takes the tunnel.
+            seen = new ReadOnlySequence<byte>(buffer.ToArray());
+            input.AdvanceTo(buffer.End);
             if (status == HelloStatus.Complete)
             {
-                var name = sni ?? connectHost.ToLowerInvariant();
-                return ShouldBump(name, connectHost) ? name : null;
+                var asked = sni ?? connectHost.ToLowerInvariant();
+                if (ShouldBump(asked, connectHost)) name = asked;
             }
-            if (result.IsCompleted || result.IsCanceled) return null;
+            break;
         }
-        return null;
+        return (name, seen.IsEmpty ? input : PeekedReader.Replay(seen, input));
     }
 
     /// <summary>
     /// Serves a bumped tunnel: hands the client's connection to Kestrel's internal TLS endpoint and waits until Kestrel
     /// is done with it. False when the server is stopping (the caller then closes the connection).
     /// </summary>
-    public async Task<bool> ServeAsync(ConnectionContext outer, BumpTarget target, ProxyRequestInfo? info, CancellationToken ct)
+    public async Task<bool> ServeAsync(ConnectionContext outer, PipeReader input, BumpTarget target, ProxyRequestInfo? info, CancellationToken ct)
     {
-        var connection = new BumpedConnection(outer, target);
+        var connection = new BumpedConnection(outer, input, target);
         if (info is not null) info.Bumped = true;
         if (!await listener.OfferAsync(connection, ct)) return false;
         logger.LogDebug("CONNECT {Host}:{Port} bumped", target.Host, target.Port);
