@@ -78,7 +78,7 @@ public sealed class InterceptSettings
         if (certPath is null || keyPath is null) return null;
         X509Certificate2 ca;
         try { ca = X509Certificate2.CreateFromPemFile(certPath, keyPath); }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException) // ArgumentException: the key is another certificate's
         {
             r.Error("Intercept:CaCertificatePath", $"cannot load '{certValue!.Trim()}' with the key '{keyValue!.Trim()}' (PEM certificate and its private key, RSA or ECDSA): {ex.Message}");
             return null;
