@@ -82,18 +82,19 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
             var transport = connection.Transport;
             await transport.Output.WriteAsync(Established);
             // Intercept:*: peek at the ClientHello; a host to bump leaves this tunnel for the internal TLS endpoint.
-            var input = transport.Input;
+            var peeked = Intercept.PeekedReader.AsIs(transport.Input);
             string? name = null;
             if (interceptor.MayBump(host))
             {
                 // The peeked bytes are read again by whoever takes the tunnel (origin or our TLS server).
-                (name, input) = await interceptor.DecideAsync(input, host, ctx.RequestAborted);
+                (name, peeked) = await interceptor.DecideAsync(transport.Input, host, ctx.RequestAborted);
             }
+            var input = peeked.Reader;
             if (name is not null)
             {
                 socket.Dispose(); // the decrypted requests reach the origin through the origin client, over TLS of their own
                 var user = ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User;
-                await interceptor.ServeAsync(connection, input, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
+                await interceptor.ServeAsync(connection, peeked, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
                 ctx.Abort();
                 return;
             }

@@ -10,15 +10,25 @@ namespace CacheCluster.Node.Proxy.Intercept;
 /// were examined: it would wait for more while the client waits for an answer), so they are replayed here through a
 /// pipe of our own, followed by a copy of the rest of the input (bounded by the pipe's back-pressure).
 /// </summary>
-public static class PeekedReader
+public sealed class PeekedReader
 {
-    public static PipeReader Replay(ReadOnlySequence<byte> peeked, PipeReader inner)
+    private PeekedReader(PipeReader reader, Task drained) => (Reader, Drained) = (reader, drained);
+
+    /// <summary>The input to read from now on: the peeked bytes, then the rest of the connection's input.</summary>
+    public PipeReader Reader { get; }
+
+    /// <summary>Completes when the client's side has ended (it closed, or the reader above was completed and the copy stopped).</summary>
+    public Task Drained { get; }
+
+    public static PeekedReader Replay(ReadOnlySequence<byte> peeked, PipeReader inner)
     {
         var pipe = new Pipe(new PipeOptions(useSynchronizationContext: false));
         foreach (var segment in peeked) pipe.Writer.Write(segment.Span);
-        _ = CopyAsync(inner, pipe.Writer);
-        return pipe.Reader;
+        return new PeekedReader(pipe.Reader, CopyAsync(inner, pipe.Writer));
     }
+
+    /// <summary>The connection's input as it is (nothing was peeked): it ends with the connection.</summary>
+    public static PeekedReader AsIs(PipeReader inner) => new(inner, Task.CompletedTask);
 
     private static async Task CopyAsync(PipeReader from, PipeWriter to)
     {

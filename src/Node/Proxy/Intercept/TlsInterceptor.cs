@@ -34,7 +34,7 @@ public sealed class TlsInterceptor(NodeSettings settings, BumpListener listener,
     /// Peeks at the first bytes the client sends into the tunnel: the name to bump (null: splice), and the input to
     /// use from now on, which gives the peeked bytes again first (<see cref="PeekedReader"/>).
     /// </summary>
-    public async Task<(string? Name, PipeReader Input)> DecideAsync(PipeReader input, string connectHost, CancellationToken ct)
+    public async Task<(string? Name, PeekedReader Input)> DecideAsync(PipeReader input, string connectHost, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_settings.PeekTimeout);
@@ -64,20 +64,25 @@ public sealed class TlsInterceptor(NodeSettings settings, BumpListener listener,
             }
             break;
         }
-        return (name, seen.IsEmpty ? input : PeekedReader.Replay(seen, input));
+        return (name, seen.IsEmpty ? PeekedReader.AsIs(input) : PeekedReader.Replay(seen, input));
     }
 
     /// <summary>
     /// Serves a bumped tunnel: hands the client's connection to Kestrel's internal TLS endpoint and waits until Kestrel
     /// is done with it. False when the server is stopping (the caller then closes the connection).
     /// </summary>
-    public async Task<bool> ServeAsync(ConnectionContext outer, PipeReader input, BumpTarget target, ProxyRequestInfo? info, CancellationToken ct)
+    public async Task<bool> ServeAsync(ConnectionContext outer, PeekedReader input, BumpTarget target, ProxyRequestInfo? info, CancellationToken ct)
     {
-        var connection = new BumpedConnection(outer, input, target);
+        var connection = new BumpedConnection(outer, input.Reader, target);
         if (info is not null) info.Bumped = true;
         if (!await listener.OfferAsync(connection, ct)) return false;
         logger.LogDebug("CONNECT {Host}:{Port} bumped", target.Host, target.Port);
         await connection.Finished;
+        // Kestrel closed the connection (Connection: close, a timeout): what it wrote last must reach the client before
+        // the caller aborts the socket, so flush and wait for the client to close its side (bounded, as tunnels do).
+        await outer.Transport.Output.CompleteAsync();
+        if (await Task.WhenAny(input.Drained, Task.Delay(TimeSpan.FromSeconds(10))) != input.Drained)
+            outer.Transport.Input.CancelPendingRead();
         return true;
     }
 

@@ -55,7 +55,7 @@ public class InterceptTests(InterceptFixture env) : IClassFixture<InterceptFixtu
         var headFile = Path.Combine(dir, "head");
         var bodyFile = Path.Combine(dir, "body");
         var psi = new System.Diagnostics.ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-sS", "-v", "--max-time", "20", "--http1.1", "--cacert", caFile, "-x", proxy.ToString(), "-D", headFile, "-o", bodyFile, url })
+        foreach (var a in new[] { "-sS", "-v", "--max-time", "20", "--cacert", caFile, "-x", proxy.ToString(), "-D", headFile, "-o", bodyFile, url })
             psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
@@ -78,6 +78,7 @@ public class InterceptTests(InterceptFixture env) : IClassFixture<InterceptFixtu
 
         // curl trusted only the proxy's CA, so the certificate it accepted was minted by the node for exactly this name.
         Assert.Contains("issuer: CN=Test Interception CA", first.Verbose);
+        Assert.Contains("ALPN: server accepted http/1.1", first.Verbose); // curl offered h2 as well: the tunnel speaks HTTP/1.1
         Assert.Matches(@"subject: .*CN=localhost", first.Verbose);
         Assert.Contains("subjectAltName: host \"localhost\" matched cert's \"localhost\"", first.Verbose);
         Assert.Matches(@"(?im)^cache-status: CacheCluster; fwd=uri-miss; fwd-status=200; stored", first.Head);
