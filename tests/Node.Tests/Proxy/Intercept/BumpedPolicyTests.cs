@@ -30,4 +30,38 @@ public class BumpedPolicyTests
         Assert.Equal("200", ok);
         Assert.Equal(1, origins.RequestCount(allowed));
     }
+
+    [Fact]
+    public async Task Requests_in_a_bumped_tunnel_inherit_the_proxy_user_who_opened_it()
+    {
+        await using var origins = await HttpsOrigins.StartAsync();
+        var ca = new ProxyAuthority();
+        var dir = TempDir.Create("bump-auth");
+        var htpasswd = Path.Combine(dir, "htpasswd");
+        File.WriteAllText(htpasswd, $"alice:{CacheCluster.Node.Tests.Policy.PolicyNode.Hash("alice-pw")}\n");
+        var log = Path.Combine(dir, "access.log");
+        await using var node = await TestNode.StartAsync(settings: InterceptFixture.Settings(origins, ca, new()
+        {
+            ["Intercept:Bump"] = "localhost",
+            ["Auth:HtpasswdFile"] = htpasswd,
+            ["Auth:Required"] = "true",
+            ["Access:Rules:0"] = "allow name=users proxy_auth=*",
+            ["AccessLog:Path"] = log,
+            ["AccessLog:Format"] = "json",
+        }));
+
+        var path = NodeAndOrigin.Unique("/private");
+        var code = await Curl.RunAsync("-sS", "--cacert", ca.CertificatePath, "-x", node.ProxyUri.ToString(), "--proxy-user", "alice:alice-pw",
+            "-o", "/dev/null", "-w", "%{http_code}", $"https://localhost:{origins.GoodPort}{path}");
+        Assert.Equal("200", code); // not 407: the decrypted request carries no Proxy-Authorization of its own
+        Assert.Equal(1, origins.RequestCount(path));
+
+        string[] lines = [];
+        for (int i = 0; i < 50 && !lines.Any(l => l.Contains("\"method\":\"GET\"")); i++)
+        {
+            await Task.Delay(100);
+            lines = File.Exists(log) ? await File.ReadAllLinesAsync(log) : [];
+        }
+        Assert.Contains(lines, l => l.Contains("\"method\":\"GET\"") && l.Contains("\"user\":\"alice\"") && l.Contains("\"bumped\":true"));
+    }
 }
