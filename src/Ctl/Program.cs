@@ -106,6 +106,17 @@ policy.Subcommands.Add(policyGet);
 policy.Subcommands.Add(policySet);
 root.Subcommands.Add(policy);
 
+// ca create (local: the interception CA, docs/interception.md)
+var caOut = new Option<string>("--out") { Description = "Folder for ca.crt and ca.key", Required = true };
+var caName = new Option<string>("--name") { Description = "The CA's common name (what users see in certificate details)", DefaultValueFactory = _ => "CacheCluster Interception CA" };
+var caDays = new Option<int>("--days") { Description = "Validity in days (1-3650)", DefaultValueFactory = _ => 3650 };
+var caForce = new Option<bool>("--force") { Description = "Replace existing files" };
+var caCreate = new Command("create", "Create the operator's TLS interception CA (ECDSA P-256) as PEM files; no node is contacted") { caOut, caName, caDays, caForce };
+caCreate.SetAction(p => CaCommand.Create(p.GetValue(caOut)!, p.GetValue(caName)!, p.GetValue(caDays), p.GetValue(caForce)));
+var ca = new Command("ca", "The TLS interception CA (Intercept:CaCertificatePath / CaKeyPath)");
+ca.Subcommands.Add(caCreate);
+root.Subcommands.Add(ca);
+
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
 {

@@ -24,6 +24,8 @@ public sealed class NodeSettings
     public PolicySettings Policy { get; init; } = new();
     public ManagementSettings Management { get; init; } = ManagementSettings.Default;
     public AccessLogSettings AccessLog { get; init; } = AccessLogSettings.Off;
+    /// <summary>Opt-in TLS interception of CONNECT tunnels (src/Node/Proxy/Intercept).</summary>
+    public InterceptSettings Intercept { get; init; } = InterceptSettings.Off;
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -44,6 +46,7 @@ public sealed class NodeSettings
             Policy = PolicySettings.Read(r),
             Management = ManagementSettings.Read(r),
             AccessLog = AccessLogSettings.Read(r),
+            Intercept = InterceptSettings.Read(r),
         };
         CheckPorts(r, settings);
         FrontEnd.Tls.HttpsProxySettings.CheckPorts(r, settings);

@@ -15,6 +15,7 @@ using CacheCluster.Node.Management;
 using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy;
 using CacheCluster.Node.Proxy;
+using CacheCluster.Node.Proxy.Intercept;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -43,6 +44,7 @@ public static class NodeHost
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddRequestPath(); // the proxy's steps (src/Node/Proxy)
+        InterceptServices.Add(builder.Services, settings); // TLS interception, opt-in (src/Node/Proxy/Intercept)
         builder.Services.AddSingleton<PacEndpoint>();
         builder.Services.AddSingleton<EntryOwners>();
         HttpsProxyListener.AddServices(builder.Services); // Proxy:HttpsListen (FrontEnd/Tls)
@@ -76,6 +78,7 @@ public static class NodeHost
             foreach (var endpoint in settings.Proxy.Listen)
                 kestrel.Listen(endpoint, listen => listen.Use(ConnectionBytes.Count).Use(clientLimits.ConnectionLimit).Use(ConnectTunnel.Remember));
             HttpsProxyListener.Listen(kestrel, settings); // TLS, then the same connection middleware
+            InterceptServices.Listen(kestrel, settings); // Intercept:Enabled: the internal endpoint bumped tunnels are served on
             ManagementHost.Listen(kestrel, settings, management);
         });
 
@@ -121,6 +124,7 @@ public static class NodeHost
         var handler = app.Services.GetRequiredService<ProxyHandler>();
         app.Use(HttpsProxyListener.Http2ForwardTargets); // HTTP/2 forward requests get their absolute-form target
         ManagementHost.Map(app); // management port branch + stats middleware
+        app.Use(BumpedRequests.Middleware(settings)); // requests out of a bumped tunnel become https:// URLs before anything looks at them
         // /proxy.pac and /wpad.dat (origin-form requests only) are answered before policy and proxy: browsers
         // fetch them without proxy credentials, and they reveal nothing the access rules protect.
         var pac = app.Services.GetRequiredService<PacEndpoint>();
@@ -148,7 +152,7 @@ public static class NodeHost
     /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>
     public static IReadOnlyList<Uri> ProxyAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a))
-            .Where(u => !app.Services.GetRequiredService<ManagementAddresses>().IsManagementPort(u.Port)).ToList() ?? [];
+            .Where(u => u.Host != BumpEndPoint.Name && !app.Services.GetRequiredService<ManagementAddresses>().IsManagementPort(u.Port)).ToList() ?? [];
 
     /// <summary>The management endpoints actually bound (gRPC, /metrics, /healthz).</summary>
     public static IReadOnlyList<Uri> ManagementAddresses(WebApplication app) =>

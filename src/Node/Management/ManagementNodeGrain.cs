@@ -53,7 +53,7 @@ public sealed class ManagementNodeGrain(
         var stats = store.GetStats();
         var mgmtPorts = management.EndPoints.Select(e => e.Port).ToHashSet();
         var proxy = server.Features.Get<IServerAddressesFeature>()?.Addresses
-            .Where(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && !mgmtPorts.Contains(u.Port)).ToArray() ?? [];
+            .Where(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && !mgmtPorts.Contains(u.Port) && u.Host != Proxy.Intercept.BumpEndPoint.Name).ToArray() ?? [];
         return new NodeReport
         {
             Name = settings.NodeName,

@@ -21,7 +21,7 @@ public sealed class WarmClient(IServer server, ManagementAddresses management) :
     private HttpClient Create()
     {
         var proxy = server.Features.Get<IServerAddressesFeature>()?.Addresses
-            .Select(a => new Uri(a)).FirstOrDefault(u => !management.IsManagementPort(u.Port))
+            .Select(a => new Uri(a)).FirstOrDefault(u => !management.IsManagementPort(u.Port) && u.Host != Proxy.Intercept.BumpEndPoint.Name)
             ?? throw new InvalidOperationException("this node has no proxy listener");
         var host = proxy.Host is "0.0.0.0" or "[::]" or "::" ? "127.0.0.1" : proxy.Host;
         var handler = new SocketsHttpHandler

@@ -14,7 +14,8 @@ namespace CacheCluster.Node.Proxy;
 /// accept it we take over the raw connection: write the 200 ourselves, then copy bytes both ways until
 /// either side closes. Works for a CONNECT on a fresh connection and after keep-alive requests alike.
 /// </summary>
-public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Policy.Guard.DestinationGuard guard, ILogger<ConnectTunnel> logger)
+public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Policy.Guard.DestinationGuard guard, Intercept.TlsInterceptor interceptor,
+    ILogger<ConnectTunnel> logger)
 {
     /// <summary>Key under which the connection middleware leaves the raw connection for the request pipeline.</summary>
     public const string ConnectionItemKey = "cachecluster.connection";
@@ -94,14 +95,31 @@ public sealed class ConnectTunnel(NodeSettings settings, CacheCluster.Node.Polic
             await using var upstream = new NetworkStream(socket, ownsSocket: false);
             var transport = connection!.Transport;
             await transport.Output.WriteAsync(Established);
+            // Intercept:*: peek at the ClientHello; a host to bump leaves this tunnel for the internal TLS endpoint.
+            var peeked = Intercept.PeekedReader.AsIs(transport.Input);
+            string? name = null;
+            if (interceptor.MayBump(host))
+            {
+                // The peeked bytes are read again by whoever takes the tunnel (origin or our TLS server).
+                (name, peeked) = await interceptor.DecideAsync(transport.Input, host, ctx.RequestAborted);
+            }
+            var input = peeked.Reader;
+            if (name is not null)
+            {
+                socket.Dispose(); // the decrypted requests reach the origin through the origin client, over TLS of their own
+                var user = ctx.Features.Get<CacheCluster.Node.Policy.IProxyUserFeature>()?.User;
+                await interceptor.ServeAsync(connection, peeked, new Intercept.BumpTarget(name, port, user), ctx.Features.Get<ProxyRequestInfo>(), ctx.RequestAborted);
+                ctx.Abort();
+                return;
+            }
 
-            var toOrigin = PumpToOriginAsync(transport.Input, upstream, socket);
+            var toOrigin = PumpToOriginAsync(input, upstream, socket);
             var toClient = PumpToClientAsync(upstream, transport.Output);
             if (await Task.WhenAny(toOrigin, toClient) == toClient)
             {
                 // The origin closed: give the client a moment to close its side, then stop reading from it.
                 if (await Task.WhenAny(toOrigin, Task.Delay(TimeSpan.FromSeconds(10))) != toOrigin)
-                    transport.Input.CancelPendingRead();
+                    input.CancelPendingRead();
             }
             await Task.WhenAll(toOrigin, toClient);
         }

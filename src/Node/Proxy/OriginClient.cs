@@ -65,6 +65,8 @@ public sealed class OriginClient : IDisposable
     {
         var handler = NewHandler(settings);
         handler.UseProxy = false;
+        // Strict checks that name their reason in the 502 page; Intercept:OriginCaPath adds trust anchors.
+        handler.SslOptions.RemoteCertificateValidationCallback = Intercept.OriginCertificates.Validator(settings.Intercept.OriginAuthorities);
         // The SSRF guard checks the addresses the origin's name resolves to, at every new connection; the
         // meter counts the bytes that come back.
         handler.ConnectCallback = async (context, ct) =>

@@ -28,7 +28,8 @@ public sealed record AccessRecord(
     string? CacheStatus,
     string? ContentType,
     string? Referer = null,
-    string? UserAgent = null)
+    string? UserAgent = null,
+    bool Bumped = false)
 {
     /// <summary>
     /// Squid's native format (logformat squid): <c>%ts.%03tu %6tr %&gt;a %Ss/%03&gt;Hs %&lt;st %rm %ru %[un %Sh/%&lt;a %mt</c>,
@@ -95,6 +96,7 @@ public sealed record AccessRecord(
         if (User is not null) w.WriteString("user", User); else w.WriteNull("user");
         if (CacheStatus is not null) w.WriteString("cache_status", CacheStatus); else w.WriteNull("cache_status");
         if (ContentType is not null) w.WriteString("content_type", ContentType); else w.WriteNull("content_type");
+        if (Bumped) w.WriteBoolean("bumped", true); // TLS interception: a bumped CONNECT, or a request decrypted out of one
         w.WriteEndObject();
     }
 

@@ -41,6 +41,9 @@ public class ProxyRequestInfo
     /// <summary>The client is on this host's loopback (the destination guard lets it reach the host's own services).</summary>
     public bool ClientIsLocal { get; set; }
 
+    /// <summary>TLS interception: a CONNECT that was bumped, or a request that came decrypted out of a bumped tunnel.</summary>
+    public bool Bumped { get; set; }
+
     /// <summary>Why the proxy itself refused the request (set with the refusal; null for anything else, an origin's 403 too).</summary>
     public RejectionReason? Rejection { get; set; }
 

@@ -67,7 +67,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         // Squid's _ABORTED: the client went away before its answer was complete (not a connection the proxy cut).
         bool aborted = ctx.RequestAborted.IsCancellationRequested && !r.ClosedByProxy
             && !(ctx.Response.ContentLength is long length && sent >= length);
-        var code = r.TunnelEstablished ? "TCP_TUNNEL" : r.SquidCode ?? SquidCodes.Unrecorded(outcome, tunnel, status);
+        // A bumped CONNECT is logged as Squid logs one (NONE_NONE/200): its requests get lines of their own, with https:// URLs.
+        var code = r.TunnelEstablished ? (r.Bumped ? "NONE_NONE" : "TCP_TUNNEL") : r.SquidCode ?? SquidCodes.Unrecorded(outcome, tunnel, status);
         // Answers from the cache asked nothing upstream (a background revalidation may have, for later requests).
         var hop = code.Contains("HIT", StringComparison.Ordinal) || outcome == RequestOutcome.Denied ? UpstreamHop.None : r.Hop;
         var client = ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";
@@ -89,6 +90,7 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
             ctx.Response.Headers["Cache-Status"] is { Count: > 0 } cs ? cs[cs.Count - 1] : null, // logged as sent
             ctx.Response.ContentType,
             ctx.Request.Headers.Referer.Count > 0 ? ctx.Request.Headers.Referer.ToString() : null,
-            ctx.Request.Headers.UserAgent.Count > 0 ? ctx.Request.Headers.UserAgent.ToString() : null));
+            ctx.Request.Headers.UserAgent.Count > 0 ? ctx.Request.Headers.UserAgent.ToString() : null,
+            r.Bumped));
     }
 }
