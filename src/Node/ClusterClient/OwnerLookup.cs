@@ -1,20 +1,31 @@
+using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Storage;
+using CacheCluster.Grains.Protocol.Owners;
 
 namespace CacheCluster.Node.ClusterClient;
 
 /// <summary>Asks an entry's owner what it holds for a key (and for a fill role when the request may fill).</summary>
-public sealed class OwnerLookup(ILogger<OwnerLookup> logger)
+public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking ranking, UnresponsiveOwners unresponsive, ILocalSiloDetails local)
 {
-    /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry.</summary>
+    /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry (or was just now).</summary>
     public async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
     {
+        var node = ranking.OwnersNow(CacheKeyHash.ToGrainKey(cacheKey)).Owner;
+        if (!node.Equals(local.SiloAddress) && unresponsive.ShouldSkip(node))
+        {
+            logger.LogDebug("Owner of {Key} ({Node}) did not answer lately; bypassing the cache", cacheKey, node);
+            return null;
+        }
         try
         {
-            return await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+            var found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+            unresponsive.Answered(node);
+            return found;
         }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex))
         {
+            if (ex is not StoreUnavailableException) unresponsive.Failed(node);
             // A failing store was logged once, with its cause, by the store itself.
             if (ex is StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);
             else logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);

@@ -21,6 +21,7 @@ public static class RequestPathServices
         services.AddSingleton<UpstreamMessages>();
         services.AddSingleton<BodyCopy>();
         services.AddSingleton<OwnerLookup>();
+        services.AddSingleton<UnresponsiveOwners>(); // owners that just timed out: bypassed at once for a while
         services.AddSingleton<FillFollower>();
         services.AddSingleton<VariantPlacement>();
         services.AddSingleton<UnsafeInvalidation>();
