@@ -73,6 +73,9 @@ public static class NodeHost
             // A proxy must ignore Host when the request line carries an absolute URL (RFC 9112 3.2.2).
             kestrel.AllowHostHeaderOverride = true;
             kestrel.Limits.MaxRequestBodySize = null;
+            // A 64 KiB body and its head fit without the flush waiting for the socket to drain (Kestrel's default is
+            // 64 KiB): measured 5-10% less CPU per 64 KiB hit. Bounded per connection, so slow readers still push back.
+            kestrel.Limits.MaxResponseBufferSize = 256 * 1024;
             ClientLimits.ApplyTo(kestrel, settings.Policy.Limits);
             var clientLimits = kestrel.ApplicationServices.GetRequiredService<ClientLimits>();
             foreach (var endpoint in settings.Proxy.Listen)
