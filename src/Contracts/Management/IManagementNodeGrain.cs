@@ -37,6 +37,13 @@ public interface IManagementNodeGrain : IGrainWithStringKey
 
     /// <summary>This node's hottest URLs and hosts now (decaying counts; largest by requests, or by bytes).</summary>
     Task<TopReport> GetTopAsync(int limit, bool byBytes);
+
+    /// <summary>The access-log lines buffered for <paramref name="watcher"/> since its last poll (at most <paramref name="max"/>).
+    /// The first poll starts the buffer; a watcher that stops polling is forgotten after a few seconds.</summary>
+    Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max);
+
+    /// <summary>Forgets <paramref name="watcher"/> now (its stream ended).</summary>
+    Task StopLogAsync(Guid watcher);
 }
 
 /// <summary>One URL or host and its decayed counts (requests, hits and bytes over about the last minutes).</summary>

@@ -30,6 +30,7 @@ public static class ManagementHost
         services.AddSingleton<TopUrls>(_ => new TopUrls());
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<LiveAccessLog>(); // cachectl log
         services.AddSingleton<StatsMiddleware>();
         services.AddSingleton<RuntimePolicy>();
         services.AddSingleton<StoreCensus>();

@@ -6,6 +6,7 @@ using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Management.AccessLog;
 using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy.Guard;
 using CacheCluster.Node.Policy.Runtime;
@@ -30,6 +31,7 @@ public sealed class ManagementNodeGrain(
     HotEntries hot,
     DestinationGuard guard,
     TopUrls top,
+    LiveAccessLog live,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     public async Task<int[]> GetListenerPortsAsync()
@@ -111,6 +113,15 @@ public sealed class ManagementNodeGrain(
         var (urls, hosts) = top.Top(Math.Clamp(limit, 1, TopUrls.Keep), byBytes);
         static TopCount[] Map(TopUrls.Item[] items) => [.. items.Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))];
         return Task.FromResult(new TopReport(Map(urls), Map(hosts)));
+    }
+
+    public Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max) =>
+        Task.FromResult(live.Poll(watcher, filter, Math.Clamp(max, 1, LiveAccessLog.BufferLines)));
+
+    public Task StopLogAsync(Guid watcher)
+    {
+        live.Stop(watcher);
+        return Task.CompletedTask;
     }
 
     public Task DrainAsync()

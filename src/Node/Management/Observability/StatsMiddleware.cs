@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Management.Observability;
 /// Wraps the proxy pipeline: when a request has been answered (its response fully sent), counts it by the
 /// outcome the request path recorded and its bytes to the client, and hands it to the access log.
 /// </summary>
-public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog)
+public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog, LiveAccessLog live)
 {
     /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
     private sealed class Request : ProxyRequestInfo
@@ -63,7 +63,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
         if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
-        if (!accessLog.Enabled) return;
+        // Nobody reads records (no file, no live watcher): none is built.
+        if (!accessLog.Enabled && !live.Watched) return;
         // Squid's _ABORTED: the client went away before its answer was complete (not a connection the proxy cut).
         bool aborted = ctx.RequestAborted.IsCancellationRequested && !r.ClosedByProxy
             && !(ctx.Response.ContentLength is long length && sent >= length);
@@ -72,7 +73,7 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         // Answers from the cache asked nothing upstream (a background revalidation may have, for later requests).
         var hop = code.Contains("HIT", StringComparison.Ordinal) || outcome == RequestOutcome.Denied ? UpstreamHop.None : r.Hop;
         var client = ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";
-        accessLog.Write(new AccessRecord(
+        var record = new AccessRecord(
             DateTimeOffset.UtcNow, // Squid logs a request when it completes
             Stopwatch.GetElapsedTime(r.Started),
             client,
@@ -91,6 +92,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
             ctx.Response.ContentType,
             ctx.Request.Headers.Referer.Count > 0 ? ctx.Request.Headers.Referer.ToString() : null,
             ctx.Request.Headers.UserAgent.Count > 0 ? ctx.Request.Headers.UserAgent.ToString() : null,
-            r.Bumped));
+            r.Bumped);
+        accessLog.Write(record);
+        if (live.Watched) live.Publish(record);
     }
 }
