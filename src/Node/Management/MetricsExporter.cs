@@ -21,7 +21,8 @@ public sealed class MetricsExporter : IDisposable
     private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
     public MetricsExporter(NodeSettings settings, ProxyCounters counters, EntryStore store, StoreCensus census, HotEntries hot,
-        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures)
+        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures,
+        Proxy.OriginClient origins)
     {
         _registry.SetStaticLabels(new Dictionary<string, string> { ["node"] = settings.NodeName });
         var f = Metrics.WithCustomRegistry(_registry);
@@ -60,6 +61,8 @@ public sealed class MetricsExporter : IDisposable
         var tunnels = f.CreateGauge("cachecluster_tunnels_open", "CONNECT tunnels open now.");
         var rejections = f.CreateCounter("cachecluster_rejections_total",
             "Requests the proxy refused itself, by reason (rule: an access rule; auth: 407; rate: per-client or per-user limit; guard: the destination guard; connect-port; other).", "reason");
+        var parentUp = f.CreateGauge("cachecluster_parent_up",
+            "1 while a parent proxy (Upstream:Parents) counts as up, 0 while its URLs go elsewhere (connect failures; the health check brings it back).", "parent");
         _runtime = new RuntimeMetrics(_registry);
 
         var durationByOutcome = Enum.GetValues<RequestOutcome>().Select(o => duration.WithLabels(o.ToString().ToLowerInvariant())).ToArray();
@@ -98,6 +101,7 @@ public sealed class MetricsExporter : IDisposable
             for (int k = 1; k <= 5; k++) statuses.WithLabels($"{k}xx").IncTo(figures.StatusClass(k));
             statuses.WithLabels("other").IncTo(figures.StatusClass(0));
             inFlight.Set(figures.InFlight);
+            foreach (var (parent, up) in origins.ParentHealth()) parentUp.WithLabels(parent).Set(up ? 1 : 0);
             tunnels.Set(figures.TunnelsOpen);
             foreach (var reason in Enum.GetValues<RejectionReason>())
                 rejections.WithLabels(reason == RejectionReason.ConnectPort ? "connect-port" : reason.ToString().ToLowerInvariant()).IncTo(figures.Rejections(reason));

@@ -44,6 +44,9 @@ public sealed class OriginClient : IDisposable
         _localInvoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: true);
     }
 
+    /// <summary>The parent proxies (Upstream:Parents) and whether each is up; none without parents.</summary>
+    public IEnumerable<(string Name, bool Up)> ParentHealth() => _parents?.Health() ?? [];
+
     /// <summary>New connection pools once the guard learnt of new listeners (rare: a node joined or bound its ports).</summary>
     private void RenewPoolsIfListenersChanged()
     {
