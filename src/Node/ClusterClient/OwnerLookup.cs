@@ -9,12 +9,19 @@ public sealed class OwnerLookup(ILogger<OwnerLookup> logger)
     /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry.</summary>
     public async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
     {
+        // Tracing on only (otherwise null, nothing created): the call to the entry's owner, on whichever node it is.
+        using var span = Management.Observability.NodeTracing.On
+            ? Management.Observability.NodeTracing.Source.StartActivity("owner lookup", System.Diagnostics.ActivityKind.Client) : null;
         try
         {
-            return await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+            var found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
+            span?.SetTag("cachecluster.owner", found?.Owner);
+            span?.SetTag("cachecluster.found", found?.Head is not null);
+            return found;
         }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex))
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
             // A failing store was logged once, with its cause, by the store itself.
             if (ex is StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);
             else logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);
