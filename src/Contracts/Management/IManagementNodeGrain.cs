@@ -97,6 +97,9 @@ public sealed record NodeCounterValues
     [Id(14)] public long StoreBytes { get; init; }
     [Id(15)] public long StoreEntries { get; init; }
     [Id(16)] public long Evictions { get; init; }
+    /// <summary>Finished client requests (CONNECT tunnels excluded) by duration, per bucket (not cumulative): bucket i counts
+    /// requests over bound i-1 and up to bound i of the node's client duration bounds; the last also counts longer ones.</summary>
+    [Id(17)] public long[] ClientLatencyBuckets { get; init; } = [];
 
     public long Requests => Hit + Miss + Stale + Revalidated + Collapsed + Pass + Denied + Error;
 }

@@ -32,6 +32,7 @@ public sealed class ManagementNodeGrain(
     DestinationGuard guard,
     TopUrls top,
     LiveAccessLog live,
+    RequestFigures figures,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     public async Task<int[]> GetListenerPortsAsync()
@@ -65,7 +66,7 @@ public sealed class ManagementNodeGrain(
             Version = Version,
             ProxyAddresses = proxy,
             ManagementAddresses = [.. management.Uris.Select(u => u.ToString())],
-            Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions), // live log bytes (memory + disk)
+            Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions) with { ClientLatencyBuckets = figures.DurationBuckets() }, // live log bytes (memory + disk)
             RssBytes = Environment.WorkingSet,
             CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
         };

@@ -17,9 +17,6 @@ public sealed class MetricsExporter : IDisposable
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly RuntimeMetrics _runtime;
 
-    /// <summary>Buckets (seconds) of the client request duration histogram: a memory hit to a long download.</summary>
-    private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-
     public MetricsExporter(NodeSettings settings, ProxyCounters counters, EntryStore store, StoreCensus census, HotEntries hot,
         AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures,
         Proxy.OriginClient origins)
@@ -55,7 +52,7 @@ public sealed class MetricsExporter : IDisposable
 
         var duration = f.CreateHistogram("cachecluster_request_duration_seconds",
             "Proxy requests from their start to their last byte sent, by outcome (CONNECT: the tunnel's life).",
-            new HistogramConfiguration { Buckets = DurationBuckets, LabelNames = ["outcome"] });
+            new HistogramConfiguration { Buckets = RequestFigures.DurationBounds, LabelNames = ["outcome"] });
         var statuses = f.CreateCounter("cachecluster_responses_total", "Proxy responses by status class (1xx..5xx; other: none sent).", "code");
         var inFlight = f.CreateGauge("cachecluster_requests_in_flight", "Proxy requests (and CONNECT tunnels) not finished yet.");
         var tunnels = f.CreateGauge("cachecluster_tunnels_open", "CONNECT tunnels open now.");

@@ -128,6 +128,8 @@ function addSample(s, redraw) {
   push("p50", c.originLatencyP50Ms);
   push("p99", c.originLatencyP99Ms);
   push("mean", c.originLatencyMeanMs);
+  push("clientP50", c.clientLatencyP50Ms);
+  push("clientP99", c.clientLatencyP99Ms);
   push("storeBytes", s.storeBytes);
   push("evictions", c.evictions);
   state.samples++;
@@ -225,6 +227,9 @@ function initCharts() {
     { key: "p50", label: "p50 ms", color: "#2a6fdb" },
     { key: "p99", label: "p99 ms", color: "#c0392b" },
     { key: "mean", label: "mean ms", color: "#7f8c8d" }], [{ values: (u, v) => v.map((x) => x + " ms"), size: 70 }]);
+  state.charts.clientLatency = makeChart("chart-client-latency", [
+    { key: "clientP50", label: "p50 ms", color: "#2a6fdb" },
+    { key: "clientP99", label: "p99 ms", color: "#c0392b" }], [{ values: (u, v) => v.map((x) => x + " ms"), size: 70 }]);
   state.charts.store = makeChart("chart-store", [
     { key: "storeBytes", label: "store bytes", color: "#2a6fdb" },
     { key: "evictions", label: "evictions/s", color: "#c0392b", scale: "ev" }],
