@@ -32,6 +32,22 @@ public class ParentMetricsTests
         return value;
     }
 
+    private static async Task<System.Text.Json.JsonElement> DashboardNodeAsync(Uri management)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var r = await http.GetAsync(new Uri(management, "/ui/api/events"), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var reader = new StreamReader(await r.Content.ReadAsStreamAsync(cts.Token));
+        string? evt = null;
+        while (await reader.ReadLineAsync(cts.Token) is { } line)
+        {
+            if (line.StartsWith("event: ")) evt = line[7..];
+            else if (line.StartsWith("data: ") && evt == "sample")
+                return System.Text.Json.JsonDocument.Parse(line[6..]).RootElement.GetProperty("nodes")[0].Clone();
+        }
+        throw new InvalidOperationException("the dashboard feed ended without a sample");
+    }
+
     [Fact]
     public async Task A_listening_parent_is_up_a_closed_one_down_and_a_parent_that_stops_goes_down()
     {
@@ -53,6 +69,10 @@ public class ParentMetricsTests
             var management = ManagedCluster.ManagementUri(site.Nodes[0]);
             Assert.Equal(0, await EventuallyAsync(management, downName, 0));
             Assert.Equal(1, await ParentUpAsync(management, upName));
+            // The dashboard's node view says the same (its live feed; no token is set on this node).
+            var node = await DashboardNodeAsync(management);
+            Assert.Equal([upName], node.GetProperty("parentsUp").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal([downName], node.GetProperty("parentsDown").EnumerateArray().Select(e => e.GetString()));
 
             up.Stop();
             Assert.Equal(0, await EventuallyAsync(management, upName, 0));

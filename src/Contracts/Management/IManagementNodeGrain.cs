@@ -74,6 +74,9 @@ public sealed record NodeReport
     [Id(8)] public long RssBytes { get; init; }
     /// <summary>CPU time the node's process has used since it started.</summary>
     [Id(9)] public double CpuSeconds { get; init; }
+    /// <summary>Parent proxies (Upstream:Parents, as configured) that count as up, and those found down.</summary>
+    [Id(10)] public string[] ParentsUp { get; init; } = [];
+    [Id(11)] public string[] ParentsDown { get; init; } = [];
 }
 
 /// <summary>A node's counters since it started (see docs/management.md for what each counts).</summary>

@@ -33,6 +33,7 @@ public sealed class ManagementNodeGrain(
     TopUrls top,
     LiveAccessLog live,
     RequestFigures figures,
+    Proxy.OriginClient origins,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     public async Task<int[]> GetListenerPortsAsync()
@@ -69,6 +70,8 @@ public sealed class ManagementNodeGrain(
             Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions) with { ClientLatencyBuckets = figures.DurationBuckets() }, // live log bytes (memory + disk)
             RssBytes = Environment.WorkingSet,
             CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
+            ParentsUp = [.. origins.ParentHealth().Where(p => p.Up).Select(p => p.Name)],
+            ParentsDown = [.. origins.ParentHealth().Where(p => !p.Up).Select(p => p.Name)],
         };
     }
 

@@ -114,7 +114,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
         {
             if (a.Value is not { } r)
             {
-                nodes.Add(new DashboardNode(a.Name, "Unreachable", 0, "", 0, 0, 0, 0, 0, 0, share.GetValueOrDefault(a.Name), a.Error ?? ""));
+                nodes.Add(new DashboardNode(a.Name, "Unreachable", 0, "", 0, 0, 0, 0, 0, 0, share.GetValueOrDefault(a.Name), a.Error ?? "", [], []));
                 continue;
             }
             var rates = new Rates();
@@ -126,7 +126,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
             storeBytes += r.Counters.StoreBytes;
             nodes.Add(new DashboardNode(r.Name, r.State, (now - r.StartedAtUnixMs) / 1000, r.Version, r.Counters.StoreEntries,
                 r.Counters.StoreBytes, ProxyCounters.HitRatio(r.Counters), rates.Requests, r.RssBytes, r.CpuSeconds,
-                share.GetValueOrDefault(r.Name), ""));
+                share.GetValueOrDefault(r.Name), "", r.ParentsUp, r.ParentsDown));
         }
         // The hottest URLs and hosts every few seconds (each asks every node for its tables).
         DashboardTop? top = null;
@@ -155,4 +155,5 @@ public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cl
 public sealed record DashboardTop(TopCount[] Urls, TopCount[] Hosts);
 
 public sealed record DashboardNode(string Name, string State, long UptimeSeconds, string Version, long Entries, long StoreBytes,
-    double HitRatio, double RequestsPerSecond, long RssBytes, double CpuSeconds, double KeySpaceShare, string Error);
+    double HitRatio, double RequestsPerSecond, long RssBytes, double CpuSeconds, double KeySpaceShare, string Error,
+    string[] ParentsUp, string[] ParentsDown);

@@ -151,7 +151,17 @@ function renderNodes(s) {
     const tr = document.createElement("tr");
     tr.dataset.node = n.name;
     cell(tr, n.name);
-    cell(tr, n.state, "state-" + n.state).title = n.error || "";
+    const st = cell(tr, n.state, "state-" + n.state);
+    st.title = n.error || "";
+    // Upstream:Parents: how many of this node's parent proxies are up (the down ones named on hover).
+    const parents = (n.parentsUp || []).length + (n.parentsDown || []).length;
+    if (parents > 0) {
+      const p = document.createElement("span");
+      p.className = n.parentsDown.length ? "state-Unreachable" : "state-Active";
+      p.textContent = ` · parents ${n.parentsUp.length}/${parents} up`;
+      p.title = n.parentsDown.length ? "down: " + n.parentsDown.join(", ") : "";
+      st.append(p);
+    }
     cell(tr, n.state === "Unreachable" ? "–" : duration(n.uptimeSeconds));
     cell(tr, n.version);
     cell(tr, num(n.entries), "n");
