@@ -93,6 +93,8 @@ public class LiveLogTests(ManagedCluster c) : IClassFixture<ManagedCluster>
         }
         using var missing = c.Client(0).StreamAccessLog(new AccessLogRequest { Node = "no-such-node" }, ManagedCluster.Call);
         Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => missing.ResponseStream.MoveNext())).StatusCode);
+        using var anonymous = c.Client(0).StreamAccessLog(new AccessLogRequest());
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => anonymous.ResponseStream.MoveNext())).StatusCode);
         var cli = await Cli.RunAsync(["log", "--outcome", "hitt", .. Args(c, 0)]);
         Assert.NotEqual(0, cli.ExitCode);
         Assert.Contains("unknown outcome 'hitt'", cli.Stderr);
