@@ -42,6 +42,9 @@ public interface IManagementNodeGrain : IGrainWithStringKey
     /// The first poll starts the buffer; a watcher that stops polling is forgotten after a few seconds.</summary>
     Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max);
 
+    /// <summary>This node's latest refusals, newest first (at most <paramref name="max"/>).</summary>
+    Task<DenialRecord[]> GetDenialsAsync(int max);
+
     /// <summary>Forgets <paramref name="watcher"/> now (its stream ended).</summary>
     Task StopLogAsync(Guid watcher);
 }

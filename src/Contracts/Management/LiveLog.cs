@@ -29,3 +29,12 @@ public sealed record LogLine(
 /// <summary>The lines a node buffered for one watcher since its last poll, and how many it dropped meanwhile (watcher too slow).</summary>
 [GenerateSerializer, Immutable]
 public sealed record LogBatch([property: Id(0)] LogLine[] Lines, [property: Id(1)] long Dropped);
+
+/// <summary>A request the proxy refused itself, for the dashboard's recent denials: why (rule, auth, rate, guard, …) and which access rule.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DenialRecord(
+    [property: Id(0)] long TimeUnixMs,
+    [property: Id(1)] string Client,
+    [property: Id(2)] string Url,
+    [property: Id(3)] string Reason,
+    [property: Id(4)] string? Rule);

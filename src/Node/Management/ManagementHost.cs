@@ -27,6 +27,7 @@ public static class ManagementHost
         services.AddSingleton(addresses);
         services.AddSingleton<ProxyCounters>();
         services.AddSingleton<RequestFigures>();
+        services.AddSingleton<RecentDenials>(); // the dashboard's recent denials
         services.AddSingleton<TopUrls>(_ => new TopUrls());
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();

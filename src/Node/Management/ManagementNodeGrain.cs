@@ -33,6 +33,7 @@ public sealed class ManagementNodeGrain(
     TopUrls top,
     LiveAccessLog live,
     RequestFigures figures,
+    RecentDenials denials,
     Proxy.OriginClient origins,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
@@ -121,6 +122,8 @@ public sealed class ManagementNodeGrain(
 
     public Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max) =>
         Task.FromResult(live.Poll(watcher, filter, Math.Clamp(max, 1, LiveAccessLog.BufferLines)));
+
+    public Task<DenialRecord[]> GetDenialsAsync(int max) => Task.FromResult(denials.Newest(max));
 
     public Task StopLogAsync(Guid watcher)
     {

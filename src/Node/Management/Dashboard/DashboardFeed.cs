@@ -18,6 +18,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     public const int HistoryLength = 600; // ten minutes at one sample a second
     public const int TopEvery = 5;
     private const int TopLimit = 15;
+    private const int DenialsShown = 15;
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     /// <summary>A node slower than this is shown without fresh figures for that second rather than stalling the feed.</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
@@ -137,9 +138,17 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
                 [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Urls ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))],
                 [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Hosts ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))]);
         }
+        // The latest refusals cluster-wide, with the same cadence (a denial spree is seen within a few seconds).
+        DashboardDenial[]? denials = null;
+        if (top is not null)
+        {
+            var answers2 = await cluster.AskAllAsync(g => g.GetDenialsAsync(DenialsShown), ct, timeout: AskTimeout);
+            denials = [.. answers2.SelectMany(a => (a.Value ?? []).Select(d => new DashboardDenial(a.Name, d.TimeUnixMs, d.Client, d.Url, d.Reason, d.Rule)))
+                .OrderByDescending(d => d.T).Take(DenialsShown)];
+        }
         // Nodes that left stop being remembered.
         foreach (var gone in _previous.Keys.Where(k => answers.All(a => a.Name != k)).ToList()) _previous.Remove(gone);
-        return new DashboardSample(now, nodes, total, entries, storeBytes, top);
+        return new DashboardSample(now, nodes, total, entries, storeBytes, top, denials);
     }
 
     public void Dispose()
@@ -149,7 +158,11 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     }
 }
 
-public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes, DashboardTop? Top);
+public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes, DashboardTop? Top,
+    DashboardDenial[]? Denials = null);
+
+/// <summary>A recent refusal on <see cref="Node"/>: why (rule, auth, rate, guard, connect-port, other) and the access rule that denied it.</summary>
+public sealed record DashboardDenial(string Node, long T, string Client, string Url, string Reason, string? Rule);
 
 /// <summary>Cluster-wide hottest URLs and hosts (decaying counts), sent with every <see cref="DashboardFeed.TopEvery"/>th sample.</summary>
 public sealed record DashboardTop(TopCount[] Urls, TopCount[] Hosts);

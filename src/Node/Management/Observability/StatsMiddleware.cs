@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Management.Observability;
 /// Wraps the proxy pipeline: when a request has been answered (its response fully sent), counts it by the
 /// outcome the request path recorded and its bytes to the client, and hands it to the access log.
 /// </summary>
-public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog, LiveAccessLog live)
+public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog, LiveAccessLog live, RecentDenials denials)
 {
     /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
     private sealed class Request : ProxyRequestInfo
@@ -73,6 +73,7 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
         if (r.Span is { } span) EndSpan(span, ctx, outcome, status, url);
+        if (outcome == RequestOutcome.Denied) Denied(r, ctx, url);
         if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
         // Nobody reads records (no file, no live watcher): none is built.
         if (!accessLog.Enabled && !live.Watched) return;
@@ -106,6 +107,13 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
             r.Bumped);
         accessLog.Write(record);
         if (live.Watched) live.Publish(record);
+    }
+
+    private void Denied(Request r, HttpContext ctx, string url)
+    {
+        int q = url.IndexOf('?'); // no query terms (tokens) on the dashboard
+        var reason = r.Rejection is { } why ? (why == RejectionReason.ConnectPort ? "connect-port" : why.ToString().ToLowerInvariant()) : "other";
+        denials.Add(new Contracts.Management.DenialRecord(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ClientOf(ctx), q < 0 ? url : url[..(q + 1)], reason, r.DeniedByRule));
     }
 
     private static string ClientOf(HttpContext ctx) => ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";

@@ -135,6 +135,7 @@ function addSample(s, redraw) {
   state.samples++;
   state.last = s;
   if (s.top) renderTop(s.top);
+  if (s.denials) renderDenials(s.denials);
   if (redraw) { redrawCharts(); renderNodes(s); }
   else renderNodes(s);
 }
@@ -205,6 +206,21 @@ function renderTop(top) {
       cell(tr, bytes(i.bytes), "n");
       tbody.appendChild(tr);
     }
+  }
+}
+
+function renderDenials(denials) {
+  const tbody = $("denials").querySelector("tbody");
+  tbody.replaceChildren();
+  for (const d of denials) {
+    const tr = document.createElement("tr");
+    cell(tr, new Date(d.t).toLocaleTimeString());
+    cell(tr, d.node);
+    cell(tr, d.client);
+    // An access rule names itself; other refusals say their reason (auth, rate, guard, connect-port).
+    cell(tr, d.rule ? `rule ${d.rule}` : d.reason);
+    cell(tr, d.url).title = d.url;
+    tbody.appendChild(tr);
   }
 }
 
