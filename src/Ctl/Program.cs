@@ -53,6 +53,18 @@ top.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => Top.RunAsync(c, p.Ge
     p.GetValue(topWatch), p.GetValue(topInterval), p.GetValue(topCount), t)));
 root.Subcommands.Add(top);
 
+// log
+var logOutcome = new Option<string[]>("--outcome") { Description = "Only these outcomes: hit, miss, stale, revalidated, collapsed, pass, denied, error (repeat, or comma-separate)" };
+var logHost = new Option<string?>("--host") { Description = "Only URLs of this host (example.org: any port; example.org:8080: that port)" };
+var logClient = new Option<string?>("--client") { Description = "Only this client: an IP address or a CIDR network (10.0.0.0/8)" };
+var logNode = new Option<string?>("--node") { Description = "Only requests served by this node (by name)" };
+var logCount = new Option<int>("--count", "-n") { Description = "Stop after this many lines (0: until Ctrl+C)" };
+var log = new Command("log", "Stream the access log of every node live (Squid format; --json: one object per line), with filters")
+    { logOutcome, logHost, logClient, logNode, logCount };
+log.SetAction((p, ct) => Commands.Run(Ctx(p), ct, (c, t) => LogCommand.RunAsync(c, p.GetValue(logOutcome) ?? [], p.GetValue(logHost),
+    p.GetValue(logClient), p.GetValue(logNode), p.GetValue(logCount), t)));
+root.Subcommands.Add(log);
+
 // purge
 var purge = new Command("purge", "Remove entries cluster-wide (hot copies on every node too) and print how many went");
 foreach (var (name, description, kind) in new[]

@@ -37,6 +37,16 @@ public interface IManagementNodeGrain : IGrainWithStringKey
 
     /// <summary>This node's hottest URLs and hosts now (decaying counts; largest by requests, or by bytes).</summary>
     Task<TopReport> GetTopAsync(int limit, bool byBytes);
+
+    /// <summary>The access-log lines buffered for <paramref name="watcher"/> since its last poll (at most <paramref name="max"/>).
+    /// The first poll starts the buffer; a watcher that stops polling is forgotten after a few seconds.</summary>
+    Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max);
+
+    /// <summary>This node's latest refusals, newest first (at most <paramref name="max"/>).</summary>
+    Task<DenialRecord[]> GetDenialsAsync(int max);
+
+    /// <summary>Forgets <paramref name="watcher"/> now (its stream ended).</summary>
+    Task StopLogAsync(Guid watcher);
 }
 
 /// <summary>One URL or host and its decayed counts (requests, hits and bytes over about the last minutes).</summary>
@@ -67,6 +77,9 @@ public sealed record NodeReport
     [Id(8)] public long RssBytes { get; init; }
     /// <summary>CPU time the node's process has used since it started.</summary>
     [Id(9)] public double CpuSeconds { get; init; }
+    /// <summary>Parent proxies (Upstream:Parents, as configured) that count as up, and those found down.</summary>
+    [Id(10)] public string[] ParentsUp { get; init; } = [];
+    [Id(11)] public string[] ParentsDown { get; init; } = [];
 }
 
 /// <summary>A node's counters since it started (see docs/management.md for what each counts).</summary>
@@ -90,6 +103,9 @@ public sealed record NodeCounterValues
     [Id(14)] public long StoreBytes { get; init; }
     [Id(15)] public long StoreEntries { get; init; }
     [Id(16)] public long Evictions { get; init; }
+    /// <summary>Finished client requests (CONNECT tunnels excluded) by duration, per bucket (not cumulative): bucket i counts
+    /// requests over bound i-1 and up to bound i of the node's client duration bounds; the last also counts longer ones.</summary>
+    [Id(17)] public long[] ClientLatencyBuckets { get; init; } = [];
 
     public long Requests => Hit + Miss + Stale + Revalidated + Collapsed + Pass + Denied + Error;
 }

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Storage;
 using CacheCluster.Grains.Protocol.Owners;
+using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.ClusterClient;
 
@@ -17,15 +19,20 @@ public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking rankin
             logger.LogDebug("Owner of {Key} ({Node}) did not answer lately; bypassing the cache", cacheKey, node);
             return null;
         }
+        // Tracing on only (otherwise null, nothing created): the call to the entry's owner, on whichever node it is.
+        using var span = NodeTracing.On ? NodeTracing.Source.StartActivity("owner lookup", ActivityKind.Client) : null;
         try
         {
             var found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
             unresponsive.Answered(node);
+            span?.SetTag("cachecluster.owner", found?.Owner);
+            span?.SetTag("cachecluster.found", found?.Head is not null);
             return found;
         }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex))
         {
             if (ex is not StoreUnavailableException) unresponsive.Failed(node);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             // A failing store was logged once, with its cause, by the store itself.
             if (ex is StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);
             else logger.LogWarning("Owner of {Key} unreachable ({Error}); bypassing the cache", cacheKey, ex.Message);

@@ -26,6 +26,8 @@ public sealed class NodeSettings
     public AccessLogSettings AccessLog { get; init; } = AccessLogSettings.Off;
     /// <summary>Opt-in TLS interception of CONNECT tunnels (src/Node/Proxy/Intercept).</summary>
     public InterceptSettings Intercept { get; init; } = InterceptSettings.Off;
+    /// <summary>Opt-in OpenTelemetry traces (src/Node/Management/Observability/NodeTracing.cs).</summary>
+    public TracingSettings Tracing { get; init; } = TracingSettings.Off;
 
     public static NodeSettings Load(IConfiguration config, string contentRoot)
     {
@@ -47,6 +49,7 @@ public sealed class NodeSettings
             Management = ManagementSettings.Read(r),
             AccessLog = AccessLogSettings.Read(r),
             Intercept = InterceptSettings.Read(r),
+            Tracing = TracingSettings.Read(r),
         };
         CheckPorts(r, settings);
         FrontEnd.Tls.HttpsProxySettings.CheckPorts(r, settings);

@@ -50,6 +50,7 @@ public static class NodeHost
         HttpsProxyListener.AddServices(builder.Services); // Proxy:HttpsListen (FrontEnd/Tls)
         PolicyServices.Add(builder.Services, settings);
         var management = ManagementHost.AddServices(builder, settings); // gRPC API, metrics, access log
+        NodeTracing.Add(builder.Services, settings); // Tracing:OtlpEndpoint: OpenTelemetry traces, else nothing at all
         // ASP.NET creates an Activity and a log scope per request whenever this category can log (a filter names a
         // category from its start); a proxy has no use for either, and they would be a quarter of a hit's allocations.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
@@ -87,6 +88,7 @@ public static class NodeHost
 
         builder.UseOrleans(silo =>
         {
+            if (settings.Tracing.Enabled) silo.AddActivityPropagation(); // the trace goes on into owner grains on other nodes
             if (settings.Cluster.Mode == ClusteringMode.AdoNet)
             {
                 // Membership in PostgreSQL; creates the schema first unless Cluster:CreateSchema=false (src/Node/ClusterClient/Membership).

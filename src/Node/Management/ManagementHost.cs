@@ -27,9 +27,11 @@ public static class ManagementHost
         services.AddSingleton(addresses);
         services.AddSingleton<ProxyCounters>();
         services.AddSingleton<RequestFigures>();
+        services.AddSingleton<RecentDenials>(); // the dashboard's recent denials
         services.AddSingleton<TopUrls>(_ => new TopUrls());
         services.AddSingleton<OriginMeter>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<LiveAccessLog>(); // cachectl log
         services.AddSingleton<StatsMiddleware>();
         services.AddSingleton<RuntimePolicy>();
         services.AddSingleton<StoreCensus>();

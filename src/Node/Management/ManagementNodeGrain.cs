@@ -6,6 +6,7 @@ using CacheCluster.Grains.Protocol.HotCopies;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.Configuration;
+using CacheCluster.Node.Management.AccessLog;
 using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy.Guard;
 using CacheCluster.Node.Policy.Runtime;
@@ -30,6 +31,10 @@ public sealed class ManagementNodeGrain(
     HotEntries hot,
     DestinationGuard guard,
     TopUrls top,
+    LiveAccessLog live,
+    RequestFigures figures,
+    RecentDenials denials,
+    Proxy.OriginClient origins,
     ILogger<ManagementNodeGrain> logger) : Grain, IManagementNodeGrain
 {
     public async Task<int[]> GetListenerPortsAsync()
@@ -63,9 +68,11 @@ public sealed class ManagementNodeGrain(
             Version = Version,
             ProxyAddresses = proxy,
             ManagementAddresses = [.. management.Uris.Select(u => u.ToString())],
-            Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions), // live log bytes (memory + disk)
+            Counters = counters.Snapshot(stats.LogBytes, entries, stats.Evictions) with { ClientLatencyBuckets = figures.DurationBuckets() }, // live log bytes (memory + disk)
             RssBytes = Environment.WorkingSet,
             CpuSeconds = Environment.CpuUsage.TotalTime.TotalSeconds,
+            ParentsUp = [.. origins.ParentHealth().Where(p => p.Up).Select(p => p.Name)],
+            ParentsDown = [.. origins.ParentHealth().Where(p => !p.Up).Select(p => p.Name)],
         };
     }
 
@@ -111,6 +118,17 @@ public sealed class ManagementNodeGrain(
         var (urls, hosts) = top.Top(Math.Clamp(limit, 1, TopUrls.Keep), byBytes);
         static TopCount[] Map(TopUrls.Item[] items) => [.. items.Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))];
         return Task.FromResult(new TopReport(Map(urls), Map(hosts)));
+    }
+
+    public Task<LogBatch> PollLogAsync(Guid watcher, LogFilter filter, int max) =>
+        Task.FromResult(live.Poll(watcher, filter, Math.Clamp(max, 1, LiveAccessLog.BufferLines)));
+
+    public Task<DenialRecord[]> GetDenialsAsync(int max) => Task.FromResult(denials.Newest(max));
+
+    public Task StopLogAsync(Guid watcher)
+    {
+        live.Stop(watcher);
+        return Task.CompletedTask;
     }
 
     public Task DrainAsync()

@@ -18,7 +18,7 @@ namespace CacheCluster.Node.Management;
 /// asking every active node's <see cref="IManagementNodeGrain"/>; a node that does not answer is reported
 /// with its error instead of failing the call.
 /// </summary>
-public sealed class ManagementService(
+public sealed partial class ManagementService(
     NodeSettings settings,
     ClusterNodes cluster,
     EntryOwners owners,

@@ -17,11 +17,9 @@ public sealed class MetricsExporter : IDisposable
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly RuntimeMetrics _runtime;
 
-    /// <summary>Buckets (seconds) of the client request duration histogram: a memory hit to a long download.</summary>
-    private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-
     public MetricsExporter(NodeSettings settings, ProxyCounters counters, EntryStore store, StoreCensus census, HotEntries hot,
-        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures)
+        AccessLogWriter accessLog, IClusterMembershipService membership, GrainCensus grainCensus, RequestFigures figures,
+        Proxy.OriginClient origins)
     {
         _registry.SetStaticLabels(new Dictionary<string, string> { ["node"] = settings.NodeName });
         var f = Metrics.WithCustomRegistry(_registry);
@@ -54,12 +52,14 @@ public sealed class MetricsExporter : IDisposable
 
         var duration = f.CreateHistogram("cachecluster_request_duration_seconds",
             "Proxy requests from their start to their last byte sent, by outcome (CONNECT: the tunnel's life).",
-            new HistogramConfiguration { Buckets = DurationBuckets, LabelNames = ["outcome"] });
+            new HistogramConfiguration { Buckets = RequestFigures.DurationBounds, LabelNames = ["outcome"] });
         var statuses = f.CreateCounter("cachecluster_responses_total", "Proxy responses by status class (1xx..5xx; other: none sent).", "code");
         var inFlight = f.CreateGauge("cachecluster_requests_in_flight", "Proxy requests (and CONNECT tunnels) not finished yet.");
         var tunnels = f.CreateGauge("cachecluster_tunnels_open", "CONNECT tunnels open now.");
         var rejections = f.CreateCounter("cachecluster_rejections_total",
             "Requests the proxy refused itself, by reason (rule: an access rule; auth: 407; rate: per-client or per-user limit; guard: the destination guard; connect-port; other).", "reason");
+        var parentUp = f.CreateGauge("cachecluster_parent_up",
+            "1 while a parent proxy (Upstream:Parents) counts as up, 0 while its URLs go elsewhere (connect failures; the health check brings it back).", "parent");
         _runtime = new RuntimeMetrics(_registry);
 
         var durationByOutcome = Enum.GetValues<RequestOutcome>().Select(o => duration.WithLabels(o.ToString().ToLowerInvariant())).ToArray();
@@ -98,6 +98,7 @@ public sealed class MetricsExporter : IDisposable
             for (int k = 1; k <= 5; k++) statuses.WithLabels($"{k}xx").IncTo(figures.StatusClass(k));
             statuses.WithLabels("other").IncTo(figures.StatusClass(0));
             inFlight.Set(figures.InFlight);
+            foreach (var (parent, up) in origins.ParentHealth()) parentUp.WithLabels(parent).Set(up ? 1 : 0);
             tunnels.Set(figures.TunnelsOpen);
             foreach (var reason in Enum.GetValues<RejectionReason>())
                 rejections.WithLabels(reason == RejectionReason.ConnectPort ? "connect-port" : reason.ToString().ToLowerInvariant()).IncTo(figures.Rejections(reason));

@@ -113,6 +113,7 @@ public sealed class RequestAdmission(
             logger.LogWarning("Denied {Client}{User} {Method} {Url} by access rule '{Rule}' (#{Index}){Note}",
                 client, user is null ? "" : $" ({user})", request.Method, facts.Url.Length > 0 ? facts.Url : RawTarget(ctx), decision.RuleName, decision.RuleIndex,
                 decision.Note is null ? "" : $": {decision.Note}");
+            if (ctx.Features.Get<ProxyRequestInfo>() is { } info) info.DeniedByRule = decision.RuleName;
             await Refuse(ctx, StatusCodes.Status403Forbidden,
                 $"access denied by rule '{decision.RuleName}'" + (decision.Note is null ? "" : $" ({decision.Note})"), "denied", RejectionReason.Rule);
             return;

@@ -44,6 +44,9 @@ public sealed class OriginClient : IDisposable
         _localInvoker = NewInvoker(settings, guard, meter, _peers, clientIsLocal: true);
     }
 
+    /// <summary>The parent proxies (Upstream:Parents) and whether each is up; none without parents.</summary>
+    public IEnumerable<(string Name, bool Up)> ParentHealth() => _parents?.Health() ?? [];
+
     /// <summary>New connection pools once the guard learnt of new listeners (rare: a node joined or bound its ports).</summary>
     private void RenewPoolsIfListenersChanged()
     {
@@ -88,13 +91,42 @@ public sealed class OriginClient : IDisposable
         ConnectTimeout = settings.Proxy.ConnectTimeout,
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-        ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+        // Our trace context never reaches an origin (or parent) unless the operator asks for it.
+        ActivityHeadersPropagator = settings.Tracing.Enabled && settings.Tracing.PropagateToOrigins
+            ? DistributedContextPropagator.CreateDefaultPropagator() : DistributedContextPropagator.CreateNoOutputPropagator(),
         Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
         RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1,
         ResponseHeaderEncodingSelector = (_, _) => Encoding.Latin1,
     };
 
-    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+        NodeTracing.On ? TracedSendAsync(request, ct) : SendUntracedAsync(request, ct);
+
+    /// <summary>The origin fetch's span, up to the response headers (what the origin latency measures too).</summary>
+    private async Task<HttpResponseMessage> TracedSendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        using var span = NodeTracing.Source.StartActivity("origin fetch", ActivityKind.Client);
+        if (span is not null && request.RequestUri is { } uri)
+        {
+            span.SetTag("http.request.method", request.Method.Method);
+            span.SetTag("server.address", uri.Host);
+            span.SetTag("server.port", uri.Port);
+            span.SetTag("url.full", uri.GetLeftPart(UriPartial.Path)); // no query terms (tokens) in traces
+        }
+        try
+        {
+            var response = await SendUntracedAsync(request, ct);
+            span?.SetTag("http.response.status_code", (int)response.StatusCode);
+            return response;
+        }
+        catch (Exception ex)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
+    }
+
+    private Task<HttpResponseMessage> SendUntracedAsync(HttpRequestMessage request, CancellationToken ct)
     {
         RenewPoolsIfListenersChanged();
         var invoker = ClientLocality.IsLocal ? _localInvoker : _invoker;

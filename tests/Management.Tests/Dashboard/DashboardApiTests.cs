@@ -135,4 +135,32 @@ public class DashboardApiTests(ManagedCluster c) : IClassFixture<ManagedCluster>
         await Task.Delay(2500);
         Assert.True(feed.SamplesTaken - idle <= 1, "the sampler stops when nobody listens");
     }
+
+    [Fact]
+    public async Task Samples_carry_client_latency_percentiles_while_requests_flow()
+    {
+        using var http = Http();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var r = await http.GetAsync(Ui(1, "api/events"), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var reader = new StreamReader(await r.Content.ReadAsStreamAsync(cts.Token));
+        var traffic = Task.Run(async () =>
+        {
+            for (int i = 0; i < 40 && !cts.IsCancellationRequested; i++) { await c.GetAsync(i % 3, c.Origin.Url("/bytes/1k?latency-chart")); await Task.Delay(50); }
+        });
+        double? p50 = null, p99 = null;
+        string? evt = null;
+        while (p99 is null && await reader.ReadLineAsync(cts.Token) is { } line)
+        {
+            if (line.StartsWith("event: ")) evt = line[7..];
+            else if (line.StartsWith("data: ") && evt == "sample")
+            {
+                var cluster = JsonDocument.Parse(line[6..]).RootElement.GetProperty("cluster");
+                if (cluster.GetProperty("clientLatencyP99Ms").ValueKind == JsonValueKind.Number)
+                    (p50, p99) = (cluster.GetProperty("clientLatencyP50Ms").GetDouble(), cluster.GetProperty("clientLatencyP99Ms").GetDouble());
+            }
+        }
+        await traffic;
+        Assert.NotNull(p99);
+        Assert.InRange(p50!.Value, 1, p99.Value); // bucket upper bounds in ms: at least the first (1 ms)
+    }
 }

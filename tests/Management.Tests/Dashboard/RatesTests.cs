@@ -50,4 +50,26 @@ public class RatesTests
         Assert.Equal(2, sum.Miss);
         Assert.Equal(0, sum.HitRatio);
     }
+
+    [Fact]
+    public void Client_latency_percentiles_come_from_the_requests_of_the_interval_summed_over_nodes()
+    {
+        long[] Buckets(params (int Bucket, long Count)[] counts)
+        {
+            var b = new long[RequestFigures.DurationBounds.Length];
+            foreach (var (i, n) in counts) b[i] = n;
+            return b;
+        }
+        // Node 1: 500 earlier requests of 30 s must not count; over 1 s, 98 hits within 1 ms.
+        var one = Rates.Between(new NodeCounterValues { ClientLatencyBuckets = Buckets((13, 500)) },
+            new NodeCounterValues { ClientLatencyBuckets = Buckets((0, 98), (13, 500)) }, 1);
+        // Node 2: 2 slow requests (up to 1 s) over the same second.
+        var two = Rates.Between(new NodeCounterValues { ClientLatencyBuckets = Buckets() }, new NodeCounterValues { ClientLatencyBuckets = Buckets((9, 2)) }, 1);
+        var cluster = one.Add(two);
+        Assert.Equal(1, cluster.ClientLatencyP50Ms);
+        Assert.Equal(1000, cluster.ClientLatencyP99Ms);
+        Assert.Equal(1, one.ClientLatencyP99Ms);
+        // A node without the buckets (an older version in a rolling upgrade): no figures, not an error.
+        Assert.Null(Rates.Between(new NodeCounterValues(), new NodeCounterValues(), 1).ClientLatencyP50Ms);
+    }
 }

@@ -18,6 +18,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     public const int HistoryLength = 600; // ten minutes at one sample a second
     public const int TopEvery = 5;
     private const int TopLimit = 15;
+    private const int DenialsShown = 15;
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     /// <summary>A node slower than this is shown without fresh figures for that second rather than stalling the feed.</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
@@ -114,7 +115,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
         {
             if (a.Value is not { } r)
             {
-                nodes.Add(new DashboardNode(a.Name, "Unreachable", 0, "", 0, 0, 0, 0, 0, 0, share.GetValueOrDefault(a.Name), a.Error ?? ""));
+                nodes.Add(new DashboardNode(a.Name, "Unreachable", 0, "", 0, 0, 0, 0, 0, 0, share.GetValueOrDefault(a.Name), a.Error ?? "", [], []));
                 continue;
             }
             var rates = new Rates();
@@ -126,7 +127,7 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
             storeBytes += r.Counters.StoreBytes;
             nodes.Add(new DashboardNode(r.Name, r.State, (now - r.StartedAtUnixMs) / 1000, r.Version, r.Counters.StoreEntries,
                 r.Counters.StoreBytes, ProxyCounters.HitRatio(r.Counters), rates.Requests, r.RssBytes, r.CpuSeconds,
-                share.GetValueOrDefault(r.Name), ""));
+                share.GetValueOrDefault(r.Name), "", r.ParentsUp, r.ParentsDown));
         }
         // The hottest URLs and hosts every few seconds (each asks every node for its tables).
         DashboardTop? top = null;
@@ -137,9 +138,17 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
                 [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Urls ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))],
                 [.. ManagementService.Merge(tops.SelectMany(t => t.Value?.Hosts ?? []), TopLimit, false).Select(i => new TopCount(i.Key, i.Requests, i.Hits, i.Bytes))]);
         }
+        // The latest refusals cluster-wide, with the same cadence (a denial spree is seen within a few seconds).
+        DashboardDenial[]? denials = null;
+        if (top is not null)
+        {
+            var answers2 = await cluster.AskAllAsync(g => g.GetDenialsAsync(DenialsShown), ct, timeout: AskTimeout);
+            denials = [.. answers2.SelectMany(a => (a.Value ?? []).Select(d => new DashboardDenial(a.Name, d.TimeUnixMs, d.Client, d.Url, d.Reason, d.Rule)))
+                .OrderByDescending(d => d.T).Take(DenialsShown)];
+        }
         // Nodes that left stop being remembered.
         foreach (var gone in _previous.Keys.Where(k => answers.All(a => a.Name != k)).ToList()) _previous.Remove(gone);
-        return new DashboardSample(now, nodes, total, entries, storeBytes, top);
+        return new DashboardSample(now, nodes, total, entries, storeBytes, top, denials);
     }
 
     public void Dispose()
@@ -149,10 +158,15 @@ public sealed class DashboardFeed(ClusterNodes cluster, KeySpaceShare keySpace, 
     }
 }
 
-public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes, DashboardTop? Top);
+public sealed record DashboardSample(long T, List<DashboardNode> Nodes, Rates Cluster, long Entries, long StoreBytes, DashboardTop? Top,
+    DashboardDenial[]? Denials = null);
+
+/// <summary>A recent refusal on <see cref="Node"/>: why (rule, auth, rate, guard, connect-port, other) and the access rule that denied it.</summary>
+public sealed record DashboardDenial(string Node, long T, string Client, string Url, string Reason, string? Rule);
 
 /// <summary>Cluster-wide hottest URLs and hosts (decaying counts), sent with every <see cref="DashboardFeed.TopEvery"/>th sample.</summary>
 public sealed record DashboardTop(TopCount[] Urls, TopCount[] Hosts);
 
 public sealed record DashboardNode(string Name, string State, long UptimeSeconds, string Version, long Entries, long StoreBytes,
-    double HitRatio, double RequestsPerSecond, long RssBytes, double CpuSeconds, double KeySpaceShare, string Error);
+    double HitRatio, double RequestsPerSecond, long RssBytes, double CpuSeconds, double KeySpaceShare, string Error,
+    string[] ParentsUp, string[] ParentsDown);

@@ -6,7 +6,7 @@ namespace CacheCluster.Node.Management.Dashboard;
 
 /// <summary>
 /// Per-second rates between two counter snapshots of a node (or their sum over the cluster), and the ratios
-/// and origin latency percentiles over that interval. A counter that went down (the node restarted) counts as 0.
+/// and origin and client latency percentiles over that interval. A counter that went down (the node restarted) counts as 0.
 /// </summary>
 public sealed record Rates
 {
@@ -26,6 +26,9 @@ public sealed record Rates
     /// <summary>Origin fetches per second by latency bucket (not cumulative), bounds as <see cref="ProxyCounters.LatencyBounds"/>.</summary>
     [JsonIgnore] public double[] LatencyBuckets { get; init; } = new double[ProxyCounters.LatencyBounds.Length];
 
+    /// <summary>Client requests per second by duration bucket, bounds as <see cref="RequestFigures.DurationBounds"/>.</summary>
+    [JsonIgnore] public double[] ClientLatencyBuckets { get; init; } = new double[RequestFigures.DurationBounds.Length];
+
     public double Requests => Hit + Miss + Stale + Revalidated + Collapsed + Pass + Denied + Error;
 
     /// <summary>As <see cref="ProxyCounters.HitRatio"/>, over this interval; null when nothing cacheable came.</summary>
@@ -35,18 +38,21 @@ public sealed record Rates
     public double? ByteHitRatio => BytesToClients > 0 ? Math.Clamp(1 - BytesFromOrigins / BytesToClients, 0, 1) : null;
 
     public double? OriginLatencyMeanMs => OriginFetches > 0 ? OriginLatencySum / OriginFetches * 1000 : null;
-    public double? OriginLatencyP50Ms => Percentile(0.5);
-    public double? OriginLatencyP99Ms => Percentile(0.99);
+    public double? OriginLatencyP50Ms => Percentile(LatencyBuckets, ProxyCounters.LatencyBounds, 0.5);
+    public double? OriginLatencyP99Ms => Percentile(LatencyBuckets, ProxyCounters.LatencyBounds, 0.99);
+    /// <summary>Client-side: from a request's start to its last byte sent (CONNECT tunnels excluded).</summary>
+    public double? ClientLatencyP50Ms => Percentile(ClientLatencyBuckets, RequestFigures.DurationBounds, 0.5);
+    public double? ClientLatencyP99Ms => Percentile(ClientLatencyBuckets, RequestFigures.DurationBounds, 0.99);
 
     /// <summary>The upper bound of the bucket the quantile falls in (as coarse as the histogram).</summary>
-    private double? Percentile(double q)
+    private static double? Percentile(double[] buckets, double[] bounds, double q)
     {
-        double total = LatencyBuckets.Sum();
+        double total = buckets.Sum();
         if (total <= 0) return null;
         double running = 0;
-        for (int i = 0; i < LatencyBuckets.Length; i++)
-            if ((running += LatencyBuckets[i]) >= q * total) return ProxyCounters.LatencyBounds[i] * 1000;
-        return ProxyCounters.LatencyBounds[^1] * 1000;
+        for (int i = 0; i < buckets.Length; i++)
+            if ((running += buckets[i]) >= q * total) return bounds[i] * 1000;
+        return bounds[^1] * 1000;
     }
 
     public static Rates Between(NodeCounterValues a, NodeCounterValues b, double seconds)
@@ -61,8 +67,12 @@ public sealed record Rates
                 long after = b.OriginLatencyBuckets[i] - (i > 0 ? b.OriginLatencyBuckets[i - 1] : 0);
                 buckets[i] = R(before, after);
             }
+        var client = new double[RequestFigures.DurationBounds.Length];
+        if (a.ClientLatencyBuckets.Length == client.Length && b.ClientLatencyBuckets.Length == client.Length)
+            for (int i = 0; i < client.Length; i++) client[i] = R(a.ClientLatencyBuckets[i], b.ClientLatencyBuckets[i]);
         return new Rates
         {
+            ClientLatencyBuckets = client,
             Hit = R(a.Hit, b.Hit), Miss = R(a.Miss, b.Miss), Stale = R(a.Stale, b.Stale), Revalidated = R(a.Revalidated, b.Revalidated),
             Collapsed = R(a.Collapsed, b.Collapsed), Pass = R(a.Pass, b.Pass), Denied = R(a.Denied, b.Denied), Error = R(a.Error, b.Error),
             BytesToClients = R(a.BytesToClients, b.BytesToClients), BytesFromOrigins = R(a.BytesFromOrigins, b.BytesFromOrigins),
@@ -79,5 +89,6 @@ public sealed record Rates
         BytesToClients = BytesToClients + o.BytesToClients, BytesFromOrigins = BytesFromOrigins + o.BytesFromOrigins,
         Evictions = Evictions + o.Evictions, OriginFetches = OriginFetches + o.OriginFetches, OriginLatencySum = OriginLatencySum + o.OriginLatencySum,
         LatencyBuckets = [.. LatencyBuckets.Zip(o.LatencyBuckets, (x, y) => x + y)],
+        ClientLatencyBuckets = [.. ClientLatencyBuckets.Zip(o.ClientLatencyBuckets, (x, y) => x + y)],
     };
 }

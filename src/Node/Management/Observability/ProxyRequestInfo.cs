@@ -47,6 +47,9 @@ public class ProxyRequestInfo
     /// <summary>Why the proxy itself refused the request (set with the refusal; null for anything else, an origin's 403 too).</summary>
     public RejectionReason? Rejection { get; set; }
 
+    /// <summary>The access rule that denied the request (with <see cref="RejectionReason.Rule"/>), for the dashboard's recent denials.</summary>
+    public string? DeniedByRule { get; set; }
+
     /// <summary>The proxy itself cut the connection (a tunnel's end, an origin failing mid-body): not the client going away.</summary>
     public bool ClosedByProxy { get; set; }
 

@@ -1,3 +1,5 @@
+using CacheCluster.Contracts.Management;
+
 namespace CacheCluster.Node.Management.Observability;
 
 /// <summary>Why the proxy itself refused a request (not an origin's 403), for cachecluster_rejections_total.</summary>
@@ -13,6 +15,20 @@ public sealed class RequestFigures
     private readonly long[] _statusClasses = new long[6]; // index 1..5: 1xx..5xx; 0: anything else
     private readonly long[] _rejections = new long[Enum.GetValues<RejectionReason>().Length];
     private long _inFlight, _tunnelsOpen;
+
+    /// <summary>Bounds (seconds) of the client request duration histogram: a memory hit to a long download.</summary>
+    public static readonly double[] DurationBounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+    // Requests (not tunnels: a tunnel's duration is its life) per duration bucket, for the dashboard's percentiles.
+    private readonly long[] _durations = new long[DurationBounds.Length];
+
+    /// <summary>Requests per duration bucket so far (<see cref="NodeCounterValues.ClientLatencyBuckets"/>).</summary>
+    public long[] DurationBuckets()
+    {
+        var copy = new long[_durations.Length];
+        for (int i = 0; i < copy.Length; i++) copy[i] = Interlocked.Read(ref _durations[i]);
+        return copy;
+    }
 
     /// <summary>Told every finished request's duration (from the first byte of its request to its last byte sent).</summary>
     public Action<RequestOutcome, double>? DurationObserved { get; set; }
@@ -34,6 +50,13 @@ public sealed class RequestFigures
         if (tunnel) Interlocked.Decrement(ref _tunnelsOpen);
         Interlocked.Increment(ref _statusClasses[status / 100 is var c and >= 1 and <= 5 ? c : 0]);
         if (rejection is { } reason) Interlocked.Increment(ref _rejections[(int)reason]);
-        DurationObserved?.Invoke(outcome, elapsed.TotalSeconds);
+        double seconds = elapsed.TotalSeconds;
+        if (!tunnel)
+        {
+            int bucket = Array.BinarySearch(DurationBounds, seconds);
+            bucket = bucket >= 0 ? bucket : Math.Min(~bucket, DurationBounds.Length - 1);
+            Interlocked.Increment(ref _durations[bucket]);
+        }
+        DurationObserved?.Invoke(outcome, seconds);
     }
 }

@@ -10,7 +10,7 @@ namespace CacheCluster.Node.Management.Observability;
 /// Wraps the proxy pipeline: when a request has been answered (its response fully sent), counts it by the
 /// outcome the request path recorded and its bytes to the client, and hands it to the access log.
 /// </summary>
-public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog)
+public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figures, TopUrls top, AccessLogWriter accessLog, LiveAccessLog live, RecentDenials denials)
 {
     /// <summary>The request's feature and its bookkeeping in one allocation.</summary>
     private sealed class Request : ProxyRequestInfo
@@ -20,6 +20,7 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         public required long BytesBefore;
         public required ConnectionBytes? Bytes;
         public required StatsMiddleware Middleware;
+        public Activity? Span; // with tracing on only
         // Set from the synchronous middleware, so it stays on the connection's flow until the next request replaces it.
         public void MakeCurrent() => Current = this;
     }
@@ -46,8 +47,17 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         request.MakeCurrent(); // flows into the origin client, which notes the server it reached
         figures.Started(HttpMethods.IsConnect(ctx.Request.Method));
         ctx.Response.OnCompleted(OnCompleted, request);
-        return next(ctx);
+        return NodeTracing.On ? TracedAsync(request, next) : next(ctx);
     };
+
+    /// <summary>The request's span, current for everything it calls (async: the caller's Activity.Current stays as it was).</summary>
+    private static async Task TracedAsync(Request request, RequestDelegate next)
+    {
+        var ctx = request.Context;
+        request.Span = NodeTracing.Source.StartActivity(ctx.Request.Method, ActivityKind.Server);
+        request.Span?.SetTag("http.request.method", ctx.Request.Method);
+        await next(ctx);
+    }
 
     private void Finish(Request r)
     {
@@ -62,8 +72,11 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         figures.Finished(outcome, status, r.Rejection, tunnel, Stopwatch.GetElapsedTime(r.Started));
         var raw = ctx.Features.Get<IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value ?? "/";
         var url = raw.StartsWith('/') ? $"http://{ctx.Request.Host}{raw}" : raw;
+        if (r.Span is { } span) EndSpan(span, ctx, outcome, status, url);
+        if (outcome == RequestOutcome.Denied) Denied(r, ctx, url);
         if (outcome != RequestOutcome.Denied) top.Count(url, outcome is RequestOutcome.Hit or RequestOutcome.Stale, sent); // refusals (scans) are not "hot"
-        if (!accessLog.Enabled) return;
+        // Nobody reads records (no file, no live watcher): none is built.
+        if (!accessLog.Enabled && !live.Watched) return;
         // Squid's _ABORTED: the client went away before its answer was complete (not a connection the proxy cut).
         bool aborted = ctx.RequestAborted.IsCancellationRequested && !r.ClosedByProxy
             && !(ctx.Response.ContentLength is long length && sent >= length);
@@ -71,8 +84,8 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
         var code = r.TunnelEstablished ? (r.Bumped ? "NONE_NONE" : "TCP_TUNNEL") : r.SquidCode ?? SquidCodes.Unrecorded(outcome, tunnel, status);
         // Answers from the cache asked nothing upstream (a background revalidation may have, for later requests).
         var hop = code.Contains("HIT", StringComparison.Ordinal) || outcome == RequestOutcome.Denied ? UpstreamHop.None : r.Hop;
-        var client = ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";
-        accessLog.Write(new AccessRecord(
+        var client = ClientOf(ctx);
+        var record = new AccessRecord(
             DateTimeOffset.UtcNow, // Squid logs a request when it completes
             Stopwatch.GetElapsedTime(r.Started),
             client,
@@ -91,6 +104,28 @@ public sealed class StatsMiddleware(ProxyCounters counters, RequestFigures figur
             ctx.Response.ContentType,
             ctx.Request.Headers.Referer.Count > 0 ? ctx.Request.Headers.Referer.ToString() : null,
             ctx.Request.Headers.UserAgent.Count > 0 ? ctx.Request.Headers.UserAgent.ToString() : null,
-            r.Bumped));
+            r.Bumped);
+        accessLog.Write(record);
+        if (live.Watched) live.Publish(record);
+    }
+
+    private void Denied(Request r, HttpContext ctx, string url)
+    {
+        int q = url.IndexOf('?'); // no query terms (tokens) on the dashboard
+        var reason = r.Rejection is { } why ? (why == RejectionReason.ConnectPort ? "connect-port" : why.ToString().ToLowerInvariant()) : "other";
+        denials.Add(new Contracts.Management.DenialRecord(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ClientOf(ctx), q < 0 ? url : url[..(q + 1)], reason, r.DeniedByRule));
+    }
+
+    private static string ClientOf(HttpContext ctx) => ctx.Connection.RemoteIpAddress is { } ip ? PeerAddresses.Normalise(ip).ToString() : "-";
+
+    private static void EndSpan(Activity span, HttpContext ctx, RequestOutcome outcome, int status, string url)
+    {
+        int q = url.IndexOf('?'); // query terms may carry tokens: traces get none (as the access log by default)
+        span.SetTag("url.full", q < 0 ? url : url[..(q + 1)]);
+        span.SetTag("http.response.status_code", status);
+        span.SetTag("client.address", ClientOf(ctx));
+        span.SetTag("cachecluster.outcome", outcome.ToString().ToLowerInvariant());
+        if (outcome == RequestOutcome.Error) span.SetStatus(ActivityStatusCode.Error);
+        span.Stop();
     }
 }

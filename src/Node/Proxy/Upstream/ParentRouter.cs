@@ -55,6 +55,9 @@ public sealed class ParentRouter : IDisposable
         if (_parents.Length > 0) _ = Task.Run(ProbeLoopAsync);
     }
 
+    /// <summary>Each parent (Name as configured) and whether it counts as up now (cachecluster_parent_up).</summary>
+    public IEnumerable<(string Name, bool Up)> Health() => _parents.Select(p => (p.Proxy.Name, p.Up));
+
     /// <summary>Whether this request goes through a parent at all.</summary>
     public bool Routes(HttpRequestMessage request) =>
         _parents.Length > 0 && request.Headers.Host is null && request.RequestUri is { } uri && !IsAlwaysDirect(uri.IdnHost);

@@ -128,11 +128,14 @@ function addSample(s, redraw) {
   push("p50", c.originLatencyP50Ms);
   push("p99", c.originLatencyP99Ms);
   push("mean", c.originLatencyMeanMs);
+  push("clientP50", c.clientLatencyP50Ms);
+  push("clientP99", c.clientLatencyP99Ms);
   push("storeBytes", s.storeBytes);
   push("evictions", c.evictions);
   state.samples++;
   state.last = s;
   if (s.top) renderTop(s.top);
+  if (s.denials) renderDenials(s.denials);
   if (redraw) { redrawCharts(); renderNodes(s); }
   else renderNodes(s);
 }
@@ -149,7 +152,17 @@ function renderNodes(s) {
     const tr = document.createElement("tr");
     tr.dataset.node = n.name;
     cell(tr, n.name);
-    cell(tr, n.state, "state-" + n.state).title = n.error || "";
+    const st = cell(tr, n.state, "state-" + n.state);
+    st.title = n.error || "";
+    // Upstream:Parents: how many of this node's parent proxies are up (the down ones named on hover).
+    const parents = (n.parentsUp || []).length + (n.parentsDown || []).length;
+    if (parents > 0) {
+      const p = document.createElement("span");
+      p.className = n.parentsDown.length ? "state-Unreachable" : "state-Active";
+      p.textContent = ` · parents ${n.parentsUp.length}/${parents} up`;
+      p.title = n.parentsDown.length ? "down: " + n.parentsDown.join(", ") : "";
+      st.append(p);
+    }
     cell(tr, n.state === "Unreachable" ? "–" : duration(n.uptimeSeconds));
     cell(tr, n.version);
     cell(tr, num(n.entries), "n");
@@ -196,6 +209,21 @@ function renderTop(top) {
   }
 }
 
+function renderDenials(denials) {
+  const tbody = $("denials").querySelector("tbody");
+  tbody.replaceChildren();
+  for (const d of denials) {
+    const tr = document.createElement("tr");
+    cell(tr, new Date(d.t).toLocaleTimeString());
+    cell(tr, d.node);
+    cell(tr, d.client);
+    // An access rule names itself; other refusals say their reason (auth, rate, guard, connect-port).
+    cell(tr, d.rule ? `rule ${d.rule}` : d.reason);
+    cell(tr, d.url).title = d.url;
+    tbody.appendChild(tr);
+  }
+}
+
 // ---- charts (uPlot) ----------------------------------------------------------------------------------------
 function makeChart(id, series, axes) {
   const el = $(id);
@@ -225,6 +253,9 @@ function initCharts() {
     { key: "p50", label: "p50 ms", color: "#2a6fdb" },
     { key: "p99", label: "p99 ms", color: "#c0392b" },
     { key: "mean", label: "mean ms", color: "#7f8c8d" }], [{ values: (u, v) => v.map((x) => x + " ms"), size: 70 }]);
+  state.charts.clientLatency = makeChart("chart-client-latency", [
+    { key: "clientP50", label: "p50 ms", color: "#2a6fdb" },
+    { key: "clientP99", label: "p99 ms", color: "#c0392b" }], [{ values: (u, v) => v.map((x) => x + " ms"), size: 70 }]);
   state.charts.store = makeChart("chart-store", [
     { key: "storeBytes", label: "store bytes", color: "#2a6fdb" },
     { key: "evictions", label: "evictions/s", color: "#c0392b", scale: "ev" }],
