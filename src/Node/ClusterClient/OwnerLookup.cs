@@ -13,8 +13,10 @@ public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking rankin
     /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry (or was just now).</summary>
     public async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
     {
-        var node = ranking.OwnersNow(CacheKeyHash.ToGrainKey(cacheKey)).Owner;
-        if (!node.Equals(local.SiloAddress) && unresponsive.ShouldSkip(node))
+        // The owner's node is worked out only while some node is held, or once a call failed: not on every look-up.
+        SiloAddress OwnerNode() => ranking.OwnersNow(CacheKeyHash.ToGrainKey(cacheKey)).Owner;
+        var node = unresponsive.IsEmpty ? null : OwnerNode();
+        if (node is not null && !node.Equals(local.SiloAddress) && unresponsive.ShouldSkip(node))
         {
             logger.LogDebug("Owner of {Key} ({Node}) did not answer lately; bypassing the cache", cacheKey, node);
             return null;
@@ -24,14 +26,14 @@ public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking rankin
         try
         {
             var found = await OwnerCalls.RetryOnceAsync(() => owner.LookupAsync(cacheKey, wantFill, hotNode), logger, "Lookup");
-            unresponsive.Answered(node);
+            if (node is not null) unresponsive.Answered(node);
             span?.SetTag("cachecluster.owner", found?.Owner);
             span?.SetTag("cachecluster.found", found?.Head is not null);
             return found;
         }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex))
         {
-            if (ex is not StoreUnavailableException) unresponsive.Failed(node);
+            if (ex is not StoreUnavailableException) unresponsive.Failed(node ?? OwnerNode());
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             // A failing store was logged once, with its cause, by the store itself.
             if (ex is StoreUnavailableException) logger.LogDebug("Owner of {Key}: {Error}; bypassing the cache", cacheKey, ex.Message);

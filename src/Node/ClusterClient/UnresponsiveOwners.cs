@@ -16,6 +16,9 @@ public sealed class UnresponsiveOwners(TimeProvider time)
 
     public UnresponsiveOwners() : this(TimeProvider.System) { }
 
+    /// <summary>No node is held: callers need not even work out which node owns their key.</summary>
+    public bool IsEmpty => _until.IsEmpty;
+
     /// <summary>True: bypass without asking. False: ask (the node is fine, or this caller is the one that probes).</summary>
     public bool ShouldSkip(SiloAddress owner)
     {
