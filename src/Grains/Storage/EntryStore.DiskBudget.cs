@@ -51,15 +51,26 @@ public sealed partial class EntryStore
     /// (they only do not when in-flight reservations alone exceed the budget); returns holding the reservation.</summary>
     private async ValueTask WaitForRoomAsync(long bytes)
     {
-        while (true)
+        // Counted: a writer that waits is a request that waits (a checkpoint's gate, or eviction held back for the
+        // reinserter), which shows in the tail latency.
+        long started = Environment.TickCount64;
+        Interlocked.Increment(ref _writeWaits);
+        try
         {
-            var gate = Volatile.Read(ref _gate);
-            if (gate is not null)
-                await gate.Task.ConfigureAwait(false);
-            else
-                await Task.Delay(1).ConfigureAwait(false);
-            if (TryAdmit(bytes))
-                return;
+            while (true)
+            {
+                var gate = Volatile.Read(ref _gate);
+                if (gate is not null)
+                    await gate.Task.ConfigureAwait(false);
+                else
+                    await Task.Delay(1).ConfigureAwait(false);
+                if (TryAdmit(bytes))
+                    return;
+            }
+        }
+        finally
+        {
+            Interlocked.Add(ref _writeWaitMs, Environment.TickCount64 - started);
         }
     }
 

@@ -15,6 +15,8 @@ public sealed partial class EntryStore
     private long _movedEntries;
     private long _movedBytes;
     private long _movesFailed;
+    private long _writeWaits;
+    private long _writeWaitMs;
 
     private long _reinsertWakeAt;
     // Log address below which every entry has been decided by the reinserter (kept entries already copied).
@@ -106,11 +108,12 @@ public sealed partial class EntryStore
         }
 
         // An entry is cut once the tail is about `keep` past its floor (eviction keeps the newest `keep` bytes, cut
-        // on segment boundaries). Decide about every entry that will be cut within the next quarter of the log's
-        // length of writes, so copies finish long before their originals go.
+        // on segment boundaries). Decide about every entry that will be cut within the next eighth of the log's
+        // length of writes, so copies finish before their originals go. The originals of copied entries are dead
+        // space until the cut reaches them, so a longer window would cost capacity.
         long tail = store.Log.TailAddress;
         long keep = HardLimit(store) - 2 * _headroom;
-        long window = Math.Max(keep / 4, _headroom + SegmentSize);
+        long window = Math.Max(keep / 8, _headroom + SegmentSize);
         long line = tail - keep + window + SegmentSize;
         Volatile.Write(ref _reinsertWakeAt, tail + Math.Max(window / 8, PageSize));
         if (_index.TryNextToKeep(line, DateTime.UtcNow.Ticks, out key, out meta))

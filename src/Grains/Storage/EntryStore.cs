@@ -147,12 +147,15 @@ public sealed partial class EntryStore : IAsyncDisposable
         _checkpointDirectory = Path.Combine(root, "checkpoints");
 
         long budget = options.DiskBudgetBytes;
-        // Segment files are the unit of deletion: 1/16 of the budget, at least one page, at most 1 GiB.
-        _segmentBits = Math.Clamp(Log2Floor(budget / 16), PageSizeBits, 30);
+        // Segment files are the unit of deletion: 1/64 of the budget, at least one page, at most 1 GiB. Small
+        // segments let the log run close to the budget (eviction cuts whole segments, so the cut overshoots by one).
+        _segmentBits = Math.Clamp(Log2Floor(budget / 64), PageSizeBits, 30);
         // Every checkpoint writes the whole index (64 bytes a bucket), and two checkpoints coexist briefly.
         _indexBuckets = Math.Clamp(1L << Log2Floor(budget / BytesPerIndexBucket), MinIndexBuckets, MaxIndexBuckets);
         _hardBase = budget - 2 * (_indexBuckets * 64 + CheckpointMetadataBytes) - FileSlopBytes - MarginBytes;
-        _headroom = Math.Max(_hardBase / 8, SegmentSize);
+        // The log runs between hard - 2 * headroom (after a cut) and hard - headroom (the next cut): capacity is
+        // the space below that, so the headroom is small; two segments so that a cut always frees a whole one.
+        _headroom = Math.Max(_hardBase / 32, 2 * SegmentSize);
         // Keep the in-memory log well below what eviction keeps, so truncation never cuts into memory and
         // records spend most of their life in the read-only/disk region where hot reads copy them forward.
         long memoryCap = (_hardBase - 2 * _headroom) / 2;
@@ -250,6 +253,8 @@ public sealed partial class EntryStore : IAsyncDisposable
             MovedEntries = Interlocked.Read(ref _movedEntries),
             MovedBytes = Interlocked.Read(ref _movedBytes),
             MovesFailed = Interlocked.Read(ref _movesFailed),
+            WriteWaits = Interlocked.Read(ref _writeWaits),
+            WriteWaitMs = Interlocked.Read(ref _writeWaitMs),
         };
     }
 

@@ -39,4 +39,10 @@ public readonly record struct StoreStats(
 
     /// <summary>Copies that found a chunk already gone (the entry was evicted instead).</summary>
     public long MovesFailed { get; init; }
+
+    /// <summary>Writes that had to wait for room (a checkpoint starting, or eviction waiting for the reinserter).</summary>
+    public long WriteWaits { get; init; }
+
+    /// <summary>Milliseconds those writes waited, in all.</summary>
+    public long WriteWaitMs { get; init; }
 }

@@ -37,6 +37,8 @@ public sealed class MetricsExporter : IDisposable
         var evictedEntryBytes = f.CreateCounter("cachecluster_store_evicted_entry_bytes_total", "Bytes (body and header) of the evicted entries.");
         var movedEntries = f.CreateCounter("cachecluster_store_moved_entries_total", "Entries kept by copying them forward whole (used since last written, or being read).");
         var movedBytes = f.CreateCounter("cachecluster_store_moved_bytes_total", "Bytes written by copying entries forward (the eviction policy's extra writes).");
+        var writeWaits = f.CreateCounter("cachecluster_store_write_waits_total", "Store writes that waited for room (a checkpoint starting, or eviction waiting for the reinserter's copies).");
+        var writeWaitSeconds = f.CreateCounter("cachecluster_store_write_wait_seconds_total", "Time those writes waited, in all.");
         var aborted = f.CreateCounter("cachecluster_responses_aborted_total", "Responses cut off mid-body (the client saw a short body), by cause.", "cause");
         var continued = f.CreateCounter("cachecluster_body_continuations_total", "Hits whose stored body broke off mid-delivery and were finished from the origin with If-Range.");
         var evictions = f.CreateCounter("cachecluster_store_evictions_total", "Times the disk budget evicted the oldest part of the log.");
@@ -87,6 +89,8 @@ public sealed class MetricsExporter : IDisposable
             evictedEntryBytes.IncTo(s.EvictedEntryBytes);
             movedEntries.IncTo(s.MovedEntries);
             movedBytes.IncTo(s.MovedBytes);
+            writeWaits.IncTo(s.WriteWaits);
+            writeWaitSeconds.IncTo(s.WriteWaitMs / 1000.0);
             foreach (var cause in Enum.GetValues<BodyAbortCause>())
                 aborted.WithLabels(CauseLabel(cause)).IncTo(counters.BodyAborts(cause));
             continued.IncTo(counters.BodyContinuations);
