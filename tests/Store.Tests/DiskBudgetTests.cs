@@ -91,7 +91,9 @@ public sealed class DiskBudgetTests(ITestOutputHelper output) : IDisposable
                 long passStart = Interlocked.Read(ref written);
                 for (int i = 0; i < hot; i++)
                 {
-                    Assert.Equal(Data.EntryState.Intact, await Data.CheckEntryAsync(store, Data.Key(i), sizes));
+                    var seen = await Data.CheckEntryAsync(store, Data.Key(i), sizes);
+                    if (seen != Data.EntryState.Intact) output.WriteLine($"hot entry {i} read back {seen}; store: {store.GetStats()}");
+                    Assert.Equal(Data.EntryState.Intact, seen);
                     store.NoteHit(Data.Key(i)); // what the owner grain does on a hit
                     hotReads++;
                 }

@@ -18,6 +18,8 @@ public sealed partial class EntryStore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryAdmit(long bytes)
     {
+        if (bytes == ReadReservation)
+            return TryAdmitRead();
         if (Volatile.Read(ref _faultReason) is not null)
             ThrowUnavailable(); // fail fast: callers bypass the cache rather than wait on a failing disk
         long reserved = Interlocked.Add(ref _reserved, bytes);
@@ -33,6 +35,21 @@ public sealed partial class EntryStore
         if (store.Log.TailAddress + reserved - Volatile.Read(ref _physicalFloor) <= HardLimit(store) - _headroom)
             return true;
         return TryAdmitSlow(store, bytes);
+    }
+
+    /// <summary>A read appends nothing, so it never waits for eviction; it only waits for a checkpoint starting
+    /// (its reservation lets the checkpoint's drain see it in flight).</summary>
+    private bool TryAdmitRead()
+    {
+        if (Volatile.Read(ref _faultReason) is not null)
+            ThrowUnavailable();
+        Interlocked.Add(ref _reserved, ReadReservation);
+        if (Volatile.Read(ref _state) == StateOpen && Volatile.Read(ref _gate) is null)
+            return true;
+        Interlocked.Add(ref _reserved, -ReadReservation);
+        if (Volatile.Read(ref _state) != StateOpen)
+            ThrowNotOpen();
+        return false;
     }
 
     private bool TryAdmitSlow(FasterKV<SpanByte, SpanByte> store, long bytes)
@@ -54,7 +71,9 @@ public sealed partial class EntryStore
         // Counted: a writer that waits is a request that waits (a checkpoint's gate, or eviction held back for the
         // reinserter), which shows in the tail latency.
         long started = Environment.TickCount64;
-        Interlocked.Increment(ref _writeWaits);
+        bool write = bytes != ReadReservation;
+        if (write)
+            Interlocked.Increment(ref _writeWaits);
         try
         {
             while (true)
@@ -70,7 +89,8 @@ public sealed partial class EntryStore
         }
         finally
         {
-            Interlocked.Add(ref _writeWaitMs, Environment.TickCount64 - started);
+            if (write)
+                Interlocked.Add(ref _writeWaitMs, Environment.TickCount64 - started);
         }
     }
 
@@ -109,6 +129,10 @@ public sealed partial class EntryStore
                     newBegin = decided;
                     deferred = true;
                     WakeReinserter();
+                }
+                else
+                {
+                    Interlocked.Increment(ref _forcedCuts); // entries the reinserter had not reached are cut
                 }
             }
             else

@@ -55,12 +55,18 @@ public sealed partial class EntryStore
     {
         if (Volatile.Read(ref _state) != StateOpen)
             ThrowNotOpen();
-        if (!_index.TryGet(keyHash, out var meta) || !IsAboveBegin(meta.Extent.Floor))
-            return null;
-        var payload = await ReadCore(keyHash, 0, 0).ConfigureAwait(false);
-        if (payload is null || !HeaderRecord.TryDecode(payload, out var extent) || !IsAboveBegin(extent.Floor))
-            return null;
-        return payload.AsSpan(HeaderRecord.PrefixBytes).ToArray();
+        for (int attempt = 0; ; attempt++)
+        {
+            if (!_index.TryGet(keyHash, out var meta) || !IsAboveBegin(meta.Extent.Floor))
+                return null;
+            var payload = await ReadCore(keyHash, 0, 0).ConfigureAwait(false);
+            if (payload is not null && HeaderRecord.TryDecode(payload, out var extent) && IsAboveBegin(extent.Floor))
+                return payload.AsSpan(HeaderRecord.PrefixBytes).ToArray();
+            // A read that began at the old record of an entry being copied forward finds it cut (or its old floor
+            // below the begin address) once the copy is done: the entry table has moved on, so read again.
+            if (attempt == 2 || !_index.TryGet(keyHash, out var now) || ReferenceEquals(now, meta))
+                return null;
+        }
     }
 
     /// <summary>True while the entry of <paramref name="keyHash"/> with body <paramref name="generation"/> is whole.</summary>

@@ -16,6 +16,7 @@ public sealed partial class EntryStore
     private long _movedBytes;
     private long _movesFailed;
     private long _writeWaits;
+    private long _forcedCuts;
     private long _writeWaitMs;
 
     private long _reinsertWakeAt;
@@ -24,7 +25,14 @@ public sealed partial class EntryStore
     // Since when (Environment.TickCount64) eviction has been held back for the reinserter; 0: not held back.
     private long _deferredSince;
     // A reinserter that cannot keep up never stalls writers for longer than this: the cut then goes ahead.
+    // Only writes wait (reads never do), and the cut follows the copies as they finish, so this bounds a stuck
+    // reinserter (a stalled disk, a starved thread pool) more than the normal pace.
     private const long MaxEvictionDeferralMs = 250;
+    private const long MinReinsertWindow = 8L << 20;
+    // Copies in flight at once. One: two or four measured more copies per second but starved the thread pool on
+    // the Zipf bench (1-1.4 s stalls, grain calls timing out, fills lost); the cut following each copy is what
+    // keeps writers from waiting long.
+    private const int ParallelCopies = 1;
     private static readonly AsyncLocal<bool> _inReinserter = new();
 
     private void StartReinserter()
@@ -79,8 +87,7 @@ public sealed partial class EntryStore
             try
             {
                 await _reinsertSignal.WaitAsync(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
-                while (!ct.IsCancellationRequested && NextToKeep(out var key, out var meta))
-                    await MoveAsync(key, meta).ConfigureAwait(false);
+                await CopyDueEntriesAsync(ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -97,10 +104,49 @@ public sealed partial class EntryStore
         }
     }
 
-    /// <summary>The next entry near the begin address that is worth keeping; none while the log is not nearly full.</summary>
-    private bool NextToKeep(out UInt128 key, out EntryIndex.Meta meta)
+    /// <summary>
+    /// Copies forward every entry due for a decision (<see cref="ParallelCopies"/> at a time). Eviction may cut
+    /// up to the lowest floor still being copied, so the
+    /// cut follows the copies as they finish and frees the room the next copies need: waiting for a whole round
+    /// let the copies fill the headroom and then wait on a cut that waited on them.
+    /// </summary>
+    private async Task CopyDueEntriesAsync(CancellationToken ct)
+    {
+        var copies = new List<(Task Copy, long Floor)>(ParallelCopies);
+        while (!ct.IsCancellationRequested)
+        {
+            long line = 0;
+            bool exhausted = false;
+            while (copies.Count < ParallelCopies)
+            {
+                if (!NextToKeep(out var key, out var meta, out line))
+                {
+                    exhausted = true;
+                    break;
+                }
+                copies.Add((MoveAsync(key, meta), meta.Extent.Floor));
+            }
+
+            // Entries come roughly in floor order: below the lowest floor still being copied, all are decided.
+            long decided = exhausted ? line : long.MaxValue;
+            foreach (var (_, floor) in copies)
+                decided = Math.Min(decided, floor);
+            if (decided != long.MaxValue && decided > Volatile.Read(ref _decidedUpTo))
+                Volatile.Write(ref _decidedUpTo, decided);
+            if (copies.Count == 0)
+                return;
+            var done = await Task.WhenAny(copies.Select(c => c.Copy)).ConfigureAwait(false);
+            copies.RemoveAll(c => c.Copy == done);
+            await done.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The next entry near the begin address that is worth keeping; none while the log is not nearly
+    /// full (then <paramref name="line"/> says below where every entry is decided).</summary>
+    private bool NextToKeep(out UInt128 key, out EntryIndex.Meta meta, out long line)
     {
         var store = _store;
+        line = 0;
         if (store is null || Volatile.Read(ref _state) != StateOpen)
         {
             (key, meta) = (default, null!);
@@ -113,15 +159,11 @@ public sealed partial class EntryStore
         // space until the cut reaches them, so a longer window would cost capacity.
         long tail = store.Log.TailAddress;
         long keep = HardLimit(store) - 2 * _headroom;
-        long window = Math.Max(keep / 8, _headroom + SegmentSize);
-        long line = tail - keep + window + SegmentSize;
+        // At least 8 MiB: the copies need time at any store size (a few hundred ms of writes at fill rate).
+        long window = Math.Max(Math.Max(keep / 8, _headroom + SegmentSize), Math.Min(MinReinsertWindow, keep / 2));
+        line = tail - keep + window + SegmentSize;
         Volatile.Write(ref _reinsertWakeAt, tail + Math.Max(window / 8, PageSize));
-        if (_index.TryNextToKeep(line, DateTime.UtcNow.Ticks, out key, out meta))
-            return true;
-        // Every entry below the line has been decided (and the ones worth keeping copied): eviction may cut there.
-        if (line > Volatile.Read(ref _decidedUpTo))
-            Volatile.Write(ref _decidedUpTo, line);
-        return false;
+        return _index.TryNextToKeep(line, DateTime.UtcNow.Ticks, out key, out meta);
     }
 
     /// <summary>Copies a whole entry to the tail: its chunks, then its header with the new floor (only if the
@@ -142,11 +184,13 @@ public sealed partial class EntryStore
             await WriteCore(key, extent.Generation, i, chunk).ConfigureAwait(false);
         }
 
-        if (await MoveHeaderAsync(key, extent.Generation, floor).ConfigureAwait(false) && _index.Moved(key, meta, floor))
+        bool applied = await MoveHeaderAsync(key, extent.Generation, floor).ConfigureAwait(false);
+        if (applied && _index.Moved(key, meta, floor))
         {
             Interlocked.Increment(ref _movedEntries);
             Interlocked.Add(ref _movedBytes, meta.Bytes);
         }
+
     }
 
     private async ValueTask<bool> MoveHeaderAsync(UInt128 key, long generation, long floor)

@@ -209,7 +209,22 @@ public sealed partial class EntryStore : IAsyncDisposable
     public ValueTask<byte[]?> ReadChunkAsync(UInt128 keyHash, long generation, int index)
     {
         ValidateChunkKey(generation, index);
-        return ReadCore(keyHash, generation, index);
+        _index.TryGet(keyHash, out var before);
+        var read = ReadCore(keyHash, generation, index);
+        if (read.IsCompletedSuccessfully && read.Result is not null)
+            return read;
+        return ReadChunkSlowAsync(keyHash, generation, index, read, before);
+    }
+
+    /// <summary>A chunk read that found nothing, or went to disk. A read that began at the old record of an entry
+    /// being copied forward finds it cut once the copy is done; then the entry table has moved on: read again.</summary>
+    private async ValueTask<byte[]?> ReadChunkSlowAsync(UInt128 keyHash, long generation, int index, ValueTask<byte[]?> read, EntryIndex.Meta? before)
+    {
+        var bytes = await read.ConfigureAwait(false);
+        if (bytes is not null || !_index.TryGet(keyHash, out var now) || ReferenceEquals(now, before)
+            || now.Extent.Generation != generation || !IsAboveBegin(now.Extent.Floor))
+            return bytes;
+        return await ReadCore(keyHash, generation, index).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -254,6 +269,7 @@ public sealed partial class EntryStore : IAsyncDisposable
             MovedBytes = Interlocked.Read(ref _movedBytes),
             MovesFailed = Interlocked.Read(ref _movesFailed),
             WriteWaits = Interlocked.Read(ref _writeWaits),
+            ForcedCuts = Interlocked.Read(ref _forcedCuts),
             WriteWaitMs = Interlocked.Read(ref _writeWaitMs),
         };
     }

@@ -43,6 +43,10 @@ public readonly record struct StoreStats(
     /// <summary>Writes that had to wait for room (a checkpoint starting, or eviction waiting for the reinserter).</summary>
     public long WriteWaits { get; init; }
 
+    /// <summary>Cuts that went ahead before the reinserter had decided about every entry below them (it fell
+    /// behind for longer than writers may wait): entries worth keeping may have been evicted.</summary>
+    public long ForcedCuts { get; init; }
+
     /// <summary>Milliseconds those writes waited, in all.</summary>
     public long WriteWaitMs { get; init; }
 }

@@ -38,6 +38,7 @@ public sealed class MetricsExporter : IDisposable
         var movedEntries = f.CreateCounter("cachecluster_store_moved_entries_total", "Entries kept by copying them forward whole (used since last written, or being read).");
         var movedBytes = f.CreateCounter("cachecluster_store_moved_bytes_total", "Bytes written by copying entries forward (the eviction policy's extra writes).");
         var writeWaits = f.CreateCounter("cachecluster_store_write_waits_total", "Store writes that waited for room (a checkpoint starting, or eviction waiting for the reinserter's copies).");
+        var forcedCuts = f.CreateCounter("cachecluster_store_forced_cuts_total", "Evictions that went ahead before the reinserter had decided about every entry below the cut (it was stuck for 250 ms): used entries may have been evicted.");
         var writeWaitSeconds = f.CreateCounter("cachecluster_store_write_wait_seconds_total", "Time those writes waited, in all.");
         var aborted = f.CreateCounter("cachecluster_responses_aborted_total", "Responses cut off mid-body (the client saw a short body), by cause.", "cause");
         var continued = f.CreateCounter("cachecluster_body_continuations_total", "Hits whose stored body broke off mid-delivery and were finished from the origin with If-Range.");
@@ -91,6 +92,7 @@ public sealed class MetricsExporter : IDisposable
             movedBytes.IncTo(s.MovedBytes);
             writeWaits.IncTo(s.WriteWaits);
             writeWaitSeconds.IncTo(s.WriteWaitMs / 1000.0);
+            forcedCuts.IncTo(s.ForcedCuts);
             foreach (var cause in Enum.GetValues<BodyAbortCause>())
                 aborted.WithLabels(CauseLabel(cause)).IncTo(counters.BodyAborts(cause));
             continued.IncTo(counters.BodyContinuations);
