@@ -64,6 +64,10 @@ public class DatabaseLossTests(PostgresFixture pg, ITestOutputHelper output)
         await cluster.WaitReadyAsync(4, TimeSpan.FromSeconds(60));
         var rows = await cluster.WaitForMembersAsync(r => HostsCluster.ActiveCount(r) == 4, TimeSpan.FromSeconds(30), "four Active silos after the outage");
         var recoveredAt = load.Clock.Elapsed;
+        // Each running node says once that the database is back (at its next table refresh).
+        var saidBack = Stopwatch.StartNew();
+        while (saidBack.Elapsed < TimeSpan.FromSeconds(30) && !Enumerable.Range(1, 3).All(h => cluster.Nodes[h].Output.Contains(BackLine)))
+            await Task.Delay(250);
         await Task.Delay(TimeSpan.FromSeconds(3));
         await stop.CancelAsync();
         await running;
@@ -78,12 +82,16 @@ public class DatabaseLossTests(PostgresFixture pg, ITestOutputHelper output)
         foreach (var s in all.Where(s => s.Outcome != Outcome.Ok).Take(20))
             output.WriteLine($"  {s.At.TotalSeconds:0.00} s node{s.Host} {s.Outcome} after {s.Took.TotalMilliseconds:0} ms: {s.Key} {s.Detail}");
         // What the running nodes logged about it: warnings and errors during the outage, by category.
+        var said = new Dictionary<int, string>();
         for (int h = 1; h <= 3; h++)
         {
-            var said = cluster.Nodes[h].Output[logBefore[h]..];
-            var lines = Regex.Matches(said, @"^(warn|fail|crit): ([^\[]+)", RegexOptions.Multiline).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value}")
-                .GroupBy(x => x).Select(g => $"{g.Key} x{g.Count()}");
+            said[h] = cluster.Nodes[h].Output[logBefore[h]..];
+            var warnings = Regex.Matches(said[h], @"^(warn|fail|crit): ([^\[\n]+)(\[\d+\])?\n +(.*)$", RegexOptions.Multiline);
+            var lines = warnings.Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value}{m.Groups[3].Value}").GroupBy(x => x).Select(g => $"{g.Key} x{g.Count()}");
             output.WriteLine($"node{h} logged during and after the outage: {string.Join(", ", lines)}");
+            foreach (var line in said[h].Split('\n').Where(l => l.Contains(DownLine) || l.Contains(BackLine))) output.WriteLine($"  {line.Trim()}");
+            foreach (Match m in warnings.Take(30))
+                output.WriteLine($"  {m.Groups[1].Value} {m.Groups[2].Value}{m.Groups[3].Value}: {m.Groups[4].Value[..Math.Min(220, m.Groups[4].Value.Length)]}");
         }
 
         Assert.NotEmpty(during);
@@ -93,5 +101,23 @@ public class DatabaseLossTests(PostgresFixture pg, ITestOutputHelper output)
         // gone, so calls to a stalled node time out instead (docs/faults.md). Bounded here at 1%.
         Assert.True(all.Count(s => s.Outcome != Outcome.Ok) <= all.Count / 100, $"{MixedLoad.Summary(all)}\n{cluster.AllOutput()}");
         Assert.All(Enumerable.Range(1, 3), h => Assert.False(cluster.Nodes[h].HasExited, $"node{h} exited"));
+        // The logs say once what is wrong and once that it is over, naming the database; Orleans' retry warnings
+        // (each with the exception, ~7 a minute per node) are left out meanwhile.
+        foreach (var h in Enumerable.Range(1, 3))
+        {
+            Assert.Equal(1, Occurrences(said[h], DownLine));
+            Assert.Matches(@"Cluster database unreachable \(PostgreSQL at 10\.216\.\d+\.2:\d+, database '[^']+', user '[^']+'\): serving with the last known membership \(3 active", said[h]);
+            Assert.Equal(1, Occurrences(said[h], BackLine));
+            // Until the node says it is back: later table warnings are news (e.g. another node that has not
+            // written its row again yet).
+            var outage = said[h][..said[h].IndexOf(BackLine, StringComparison.Ordinal)];
+            int retries = Regex.Matches(outage, @"^warn: Orleans\.Runtime\.MembershipService\.(MembershipTableManager|MembershipAgent|MembershipTableCleanupAgent)\[", RegexOptions.Multiline).Count;
+            Assert.True(retries <= 3, $"node{h}: {retries} Orleans membership table warnings during the outage");
+        }
     }
+
+    private const string DownLine = "Cluster database unreachable (";
+    private const string BackLine = "Cluster database reachable again after ";
+
+    private static int Occurrences(string text, string what) => Regex.Matches(text, Regex.Escape(what)).Count;
 }

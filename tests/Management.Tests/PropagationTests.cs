@@ -12,6 +12,7 @@ namespace CacheCluster.Management.Tests;
 public class PropagationTests(ManagedCluster c, ITestOutputHelper output) : IClassFixture<ManagedCluster>
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+    private const int Rounds = 7;
 
     /// <summary>Polls every node until <paramref name="changed"/> holds on it; the time each node first showed it.</summary>
     private async Task<TimeSpan[]> UntilEveryNodeAsync(Stopwatch clock, Func<int, Task<bool>> changed) =>
@@ -58,30 +59,45 @@ public class PropagationTests(ManagedCluster c, ITestOutputHelper output) : ICla
     [Fact]
     public async Task An_access_rule_set_through_one_node_is_enforced_by_every_node_at_once()
     {
-        var marker = $"blocked-{Guid.NewGuid():N}"[..16];
-        var url = c.Origin.Url($"/bytes/1k?{marker}");
-        for (int i = 0; i < 3; i++) Assert.Equal(200, (await c.GetAsync(i, url)).Status);
-        var before = (await c.Client(0).GetPolicyAsync(new GetPolicyRequest(), ManagedCluster.Call)).AccessRules;
+        // One client per node, connected before the clock starts: the figure is the change's way through the
+        // cluster, not a new HTTP/2 connection.
+        var clients = Enumerable.Range(0, 3).Select(c.Client).ToArray();
+        var before = (await clients[0].GetPolicyAsync(new GetPolicyRequest(), ManagedCluster.Call)).AccessRules;
+        foreach (var client in clients) await client.GetPolicyAsync(new GetPolicyRequest(), ManagedCluster.Call);
+        var figures = new List<double>();
         try
         {
-            var clock = Stopwatch.StartNew();
-            var set = c.Client(1).SetPolicyAsync(new SetPolicyRequest
+            for (int round = 0; round < Rounds; round++)
             {
-                Policy = new Policy { AccessRules = { new[] { $"deny name=propagation url_regex={marker}" }.Concat(before) } },
-                Sections = { "access_rules" },
-            }, ManagedCluster.Call).ResponseAsync;
-            var enforced = await UntilEveryNodeAsync(clock, async i => (await c.GetAsync(i, url)).Status == 403);
-            var reply = await set;
-            Assert.Equal(3, reply.Nodes.Count);
-            Assert.All(enforced, t => Assert.NotEqual(TimeSpan.MaxValue, t));
-            output.WriteLine($"access rule enforced on node1..3 after {string.Join(" / ", enforced.Select(t => $"{t.TotalMilliseconds:0}"))} ms (SetPolicy returned after {clock.Elapsed.TotalMilliseconds:0} ms incl. checks)");
-            // Goal: 100 ms on loopback (seen: 450-611 ms on a 2-core box at load 30); the bound catches a change
-            // that reaches the nodes only later (a refresh, a restart), not a slow machine.
-            Assert.True(enforced.Max() <= TimeSpan.FromSeconds(2), $"slowest node {enforced.Max().TotalMilliseconds:0} ms");
+                var marker = $"blocked-{Guid.NewGuid():N}"[..16];
+                var url = c.Origin.Url($"/bytes/1k?{marker}");
+                for (int i = 0; i < 3; i++) Assert.Equal(200, (await c.GetAsync(i, url)).Status);
+
+                var clock = Stopwatch.StartNew();
+                var set = clients[round % 3].SetPolicyAsync(new SetPolicyRequest
+                {
+                    Policy = new Policy { AccessRules = { new[] { $"deny name=propagation url_regex={marker}" }.Concat(before) } },
+                    Sections = { "access_rules" },
+                }, ManagedCluster.Call).ResponseAsync;
+                var enforced = await UntilEveryNodeAsync(clock, async i => (await c.GetAsync(i, url)).Status == 403);
+                var reply = await set;
+                var returned = clock.Elapsed;
+                Assert.Equal(3, reply.Nodes.Count);
+                Assert.All(enforced, t => Assert.NotEqual(TimeSpan.MaxValue, t));
+                figures.Add(enforced.Max().TotalMilliseconds);
+                output.WriteLine($"policy {round} (through node{round % 3 + 1}): enforced on node1..3 after {string.Join(" / ", enforced.Select(t => $"{t.TotalMilliseconds:0}"))} ms; SetPolicy returned after {returned.TotalMilliseconds:0} ms");
+                await clients[round % 3].SetPolicyAsync(new SetPolicyRequest { Policy = new Policy { AccessRules = { before } }, Sections = { "access_rules" } }, ManagedCluster.Call);
+                for (int i = 0; i < 3; i++) Assert.Equal(200, (await c.GetAsync(i, url)).Status); // the old rules are back everywhere
+            }
         }
         finally
         {
-            await c.Client(1).SetPolicyAsync(new SetPolicyRequest { Policy = new Policy { AccessRules = { before } }, Sections = { "access_rules" } }, ManagedCluster.Call);
+            await clients[1].SetPolicyAsync(new SetPolicyRequest { Policy = new Policy { AccessRules = { before } }, Sections = { "access_rules" } }, ManagedCluster.Call);
         }
+        var median = figures.Order().ElementAt(Rounds / 2);
+        output.WriteLine($"access rule to every node enforcing: median {median:0} ms, max {figures.Max():0} ms over {Rounds} rounds (loopback, 3 in-process nodes)");
+        // Goal: 100 ms on loopback (docs/faults.md has the figures). The bound catches a change that reaches the
+        // nodes only later (a refresh, a restart), not a slow machine.
+        Assert.True(median <= 1000, $"median {median:0} ms");
     }
 }

@@ -43,10 +43,22 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
         catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException)
         {
             Active = false;
-            // A failing store answers at once: end the fill now so followers fetch on their own instead of
-            // waiting for it to be presumed stalled.
-            if (ex is StoreUnavailableException) await EndFillAsync();
+            await EndAfterFailureAsync(ex);
         }
+    }
+
+    /// <summary>
+    /// A call to the owner failed and this leader stops feeding the fill, but the owner may still hold it open:
+    /// its followers would wait for an outcome or chunks that never come (up to FillLimits.FollowWait / StallLimit,
+    /// 20-30 s, longer than many clients wait; seen while the cluster database was down and stalled nodes timed
+    /// calls out). End it so they fetch on their own or continue from the origin now. A failing store answers at
+    /// once; otherwise the owner just failed to answer in time, so the leader's own client does not wait on it again.
+    /// </summary>
+    private Task EndAfterFailureAsync(Exception ex)
+    {
+        if (ex is StoreUnavailableException) return EndFillAsync();
+        _ = EndFillAsync();
+        return Task.CompletedTask;
     }
 
     /// <summary>Adds body bytes; returns false (and aborts the fill) once the object exceeds the size limit.</summary>
@@ -87,7 +99,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
         if (!Active) return false;
         Active = false;
         try { return await owner.CommitFillAsync(role.FillId, _total) == FillAck.Accepted; }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
     }
 
     /// <summary>Ends a revalidation answered with 304: the owner refreshes the stored entry's head.</summary>
@@ -96,7 +108,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
         if (!Active) return false;
         Active = false;
         try { return await owner.RefreshFillAsync(role.FillId, refreshed) == FillAck.Accepted; }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
     }
 
     /// <summary>Ends the URL's fill with its Vary marker: followers look up again and follow their variant.</summary>
@@ -105,7 +117,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
         if (!Active) return false;
         Active = false;
         try { return await owner.CommitVaryAsync(role.FillId, marker) == FillAck.Accepted; }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { if (ex is StoreUnavailableException) await EndFillAsync(); return false; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
     }
 
     /// <summary>

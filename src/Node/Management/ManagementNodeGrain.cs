@@ -106,11 +106,11 @@ public sealed class ManagementNodeGrain(
 
     public Task<PolicySnapshot> GetPolicyAsync() => Task.FromResult(policy.Snapshot());
 
-    public Task<PolicySnapshot> SetPolicyAsync(PolicySnapshot snapshot, string[] sections)
+    public async Task<PolicySnapshot> SetPolicyAsync(PolicySnapshot snapshot, string[] sections)
     {
-        var applied = policy.Apply(snapshot, sections);
+        var applied = await policy.ApplyAsync(snapshot, sections); // in force at once; answered once saved
         logger.LogInformation("Runtime policy changed ({Sections}); version {Version}", string.Join(", ", sections), applied.Version);
-        return Task.FromResult(applied);
+        return applied;
     }
 
     public Task<TopReport> GetTopAsync(int limit, bool byBytes)

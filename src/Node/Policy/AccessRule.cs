@@ -201,7 +201,7 @@ internal sealed class UrlCondition(Regex regex) : Condition
         try
         {
             // Linear-time matching only: a crafted URL cannot make a rule cost more than its length.
-            return new UrlCondition(new Regex(value, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, AccessRule.RegexTimeout));
+            return new UrlCondition(UrlPatterns.Get(value));
         }
         catch (NotSupportedException)
         {

@@ -41,6 +41,7 @@ public static class PolicyServices
         app.Use(ClientLocality.Mark); // the guard judges loopback destinations by who asks
         app.Use(app.Services.GetRequiredService<LoopbackTargets>().InvokeAsync);
         app.Use(admission.InvokeAsync);
+        app.Lifetime.ApplicationStarted.Register(() => Task.Run(UrlPatterns.WarmUp));
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var s = app.Services.GetRequiredService<NodeSettings>().Policy;

@@ -92,6 +92,9 @@ public sealed class MixedLoad(OriginServer origin, Func<int, int?> route, int ke
         catch (TaskCanceledException) { sample = new(at, Clock.Elapsed - at, host, path, Outcome.Hung, false, "client timeout"); }
         catch (HttpRequestException e) { sample = new(at, Clock.Elapsed - at, host, path, Outcome.Failed, false, e.Message); }
         catch (HttpIOException e) { sample = new(at, Clock.Elapsed - at, host, path, Outcome.Failed, false, e.Message); }
+        // A connection reset just after it was accepted can escape HttpClient unwrapped (its pool reads the remote
+        // address: ENOTCONN); the client saw a failed request like any other.
+        catch (System.Net.Sockets.SocketException e) { sample = new(at, Clock.Elapsed - at, host, path, Outcome.Failed, false, $"socket: {e.Message}"); }
         Samples.Enqueue(sample);
         return sample;
     }

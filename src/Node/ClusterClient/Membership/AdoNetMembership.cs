@@ -1,5 +1,6 @@
 using CacheCluster.Node.Configuration;
 using CacheCluster.Node.Hosting;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
 namespace CacheCluster.Node.ClusterClient.Membership;
@@ -58,8 +59,34 @@ public static class AdoNetMembership
             o.Invariant = Invariant;
             o.ConnectionString = connectionString;
         });
+        WatchDatabase(silo.Services, PostgresConnection.Describe(connectionString));
         return silo;
     }
+
+    /// <summary>
+    /// One line when the database becomes unreachable and one when it is back, instead of Orleans' warning with
+    /// the exception at every retry (about 7 a minute per node): the table is watched, the retry warnings quieted
+    /// meanwhile. Call after UseAdoNetClustering (its table is the one watched).
+    /// </summary>
+    private static void WatchDatabase(IServiceCollection services, string database)
+    {
+        services.AddSingleton(sp => new ClusterDatabaseWatch($"PostgreSQL at {database}", sp));
+        var table = services.Last(d => d.ServiceType == typeof(IMembershipTable));
+        services.Remove(table);
+        services.AddSingleton<IMembershipTable>(sp => new WatchedMembershipTable((IMembershipTable)Create(sp, table), sp.GetRequiredService<ClusterDatabaseWatch>()));
+        var loggers = services.Last(d => d.ServiceType == typeof(ILoggerFactory));
+        services.Remove(loggers);
+        services.AddSingleton<ILoggerFactory>(sp => new OutageQuietLoggerFactory(
+            loggers.ImplementationType == typeof(LoggerFactory)
+                // Spelled out: the constructor the container would pick (filters, options, scopes).
+                ? new LoggerFactory(sp.GetServices<ILoggerProvider>(), sp.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
+                    sp.GetService<IOptions<LoggerFactoryOptions>>(), sp.GetService<IExternalScopeProvider>())
+                : (ILoggerFactory)Create(sp, loggers),
+            sp.GetRequiredService<ClusterDatabaseWatch>()));
+    }
+
+    private static object Create(IServiceProvider sp, ServiceDescriptor d) =>
+        d.ImplementationInstance ?? d.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, d.ImplementationType!);
 
     /// <summary>Maps the Cluster:* failure-detection knobs onto Orleans' membership options.</summary>
     public static void Apply(ClusterSettings cluster, ClusterMembershipOptions o)

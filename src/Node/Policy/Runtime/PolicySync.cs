@@ -21,7 +21,7 @@ public sealed class PolicySync(RuntimePolicy policy, Readiness readiness, Cluste
             while (readiness.NotReadyReason() is not null && DateTime.UtcNow < deadline) await Task.Delay(500, stoppingToken);
             var answers = await cluster.AskAllAsync(g => g.GetPolicyAsync(), stoppingToken);
             var newest = answers.Where(a => a.Name != settings.NodeName && a.Value is not null).Select(a => a.Value!).MaxBy(p => p.Version);
-            if (newest is not null && policy.Adopt(newest))
+            if (newest is not null && await policy.AdoptAsync(newest))
                 logger.LogInformation("Runtime policy version {Version} taken over from the cluster ({Rules} refresh rule(s))", newest.Version, newest.RefreshRules.Length);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }

@@ -49,6 +49,7 @@ public sealed class RuntimePolicy
     /// <summary>Sections set through the management API (or taken over from another node): configuration no longer rules them.</summary>
     private readonly HashSet<string> _setAtRunTime = new(StringComparer.Ordinal);
     private readonly RuntimePolicyFile? _file;
+    private readonly SemaphoreSlim _saving = new(1, 1);
 
     public RuntimePolicy(NodeSettings settings, IEnumerable<IRuntimePolicySection> sections, ILogger<RuntimePolicy>? logger = null)
     {
@@ -81,7 +82,7 @@ public sealed class RuntimePolicy
             sections.Remove(bad);
         }
         if (sections.Count == 0) return;
-        Apply(snapshot, sections);
+        PutInForce(snapshot, sections); // from the file: nothing to save
         logger?.LogInformation("Runtime policy version {Version} restored from the last run ({Sections})", saved.Version, string.Join(", ", sections));
     }
 
@@ -160,8 +161,17 @@ public sealed class RuntimePolicy
     /// <see cref="PolicySnapshot.Version"/> is the version the change is to have on every node: a node that already
     /// has it with these lines (taken over from another node while the change was on its way) keeps it as is, so
     /// one change is one version everywhere. Version 0: the next version.
+    /// The change is in force when this returns its task (requests see it from then on, before any await); the
+    /// task completes once it is also saved in runtime-policy.json, so a restart keeps it.
     /// </summary>
-    public PolicySnapshot Apply(PolicySnapshot policy, IReadOnlyList<string> sections)
+    public async Task<PolicySnapshot> ApplyAsync(PolicySnapshot policy, IReadOnlyList<string> sections)
+    {
+        var (result, changed) = PutInForce(policy, sections);
+        if (changed) await SaveAsync();
+        return result;
+    }
+
+    private (PolicySnapshot Result, bool Changed) PutInForce(PolicySnapshot policy, IReadOnlyList<string> sections)
     {
         foreach (var section in sections)
             if (Validate(section, LinesOf(policy, section)) is { } error) throw new ArgumentException($"{section}: {error}");
@@ -169,7 +179,7 @@ public sealed class RuntimePolicy
         lock (_gate)
         {
             if (policy.Version > 0 && policy.Version <= _version && sections.All(s => LinesOf(policy, s).SequenceEqual(CurrentLines(s))))
-                return SnapshotLocked();
+                return (SnapshotLocked(), false);
             foreach (var section in sections)
             {
                 var lines = LinesOf(policy, section);
@@ -186,23 +196,45 @@ public sealed class RuntimePolicy
             _version = Math.Max(policy.Version, _version + 1);
             foreach (var section in sections) _setAtRunTime.Add(section);
             result = SnapshotLocked();
-            _file?.Save(result, _setAtRunTime);
         }
         Changed?.Invoke(result);
-        return result;
+        return (result, true);
+    }
+
+    /// <summary>
+    /// Writes what is in force now (not what one caller applied: saves of concurrent changes may finish in any
+    /// order, and the file must end with the newest). Off the path to enforcement: a first save in a process
+    /// costs ~100 ms of serializer start-up on a loaded box, during which requests already see the change.
+    /// </summary>
+    private async Task SaveAsync()
+    {
+        if (_file is null) return;
+        await _saving.WaitAsync();
+        try
+        {
+            PolicySnapshot now;
+            string[] setAtRunTime;
+            lock (_gate)
+            {
+                now = SnapshotLocked();
+                setAtRunTime = [.. _setAtRunTime];
+            }
+            await _file.SaveAsync(now, setAtRunTime);
+        }
+        finally { _saving.Release(); }
     }
 
     /// <summary>
     /// Takes over another node's policy when it is newer (a node joining a cluster whose policy was changed at
     /// run time). Lines that do not validate here (a section this node lacks) are skipped.
     /// </summary>
-    public bool Adopt(PolicySnapshot other)
+    public async Task<bool> AdoptAsync(PolicySnapshot other)
     {
         if (other.Version <= Snapshot().Version) return false;
         var sections = new List<string> { RefreshRulesSection };
         if (_sections.ContainsKey(AccessRulesSection)) sections.Add(AccessRulesSection);
         sections.RemoveAll(s => Validate(s, LinesOf(other, s)) is not null);
-        Apply(other, sections); // takes other's version
+        await ApplyAsync(other, sections); // takes other's version
         return true;
     }
 

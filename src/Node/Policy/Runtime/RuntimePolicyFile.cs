@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CacheCluster.Contracts.Management;
 
 namespace CacheCluster.Node.Policy.Runtime;
@@ -22,7 +23,7 @@ public sealed class RuntimePolicyFile(string directory, ILogger? logger)
         if (!File.Exists(PathName)) return null;
         try
         {
-            var saved = JsonSerializer.Deserialize<Saved>(File.ReadAllBytes(PathName));
+            var saved = JsonSerializer.Deserialize(File.ReadAllBytes(PathName), SavedJson.Default.Saved);
             return saved is { Sections: not null } ? saved : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
@@ -32,7 +33,8 @@ public sealed class RuntimePolicyFile(string directory, ILogger? logger)
         }
     }
 
-    public void Save(PolicySnapshot policy, IReadOnlySet<string> sections)
+    /// <summary>Writes the file whole and flushes it to the disk before it replaces the old one.</summary>
+    public async Task SaveAsync(PolicySnapshot policy, IReadOnlyCollection<string> sections)
     {
         var saved = new Saved(policy.Version, [.. sections],
             sections.Contains(RuntimePolicy.RefreshRulesSection) ? policy.RefreshRules : null,
@@ -41,7 +43,11 @@ public sealed class RuntimePolicyFile(string directory, ILogger? logger)
         {
             Directory.CreateDirectory(directory);
             var temporary = PathName + ".tmp";
-            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(saved, new JsonSerializerOptions { WriteIndented = true }));
+            await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+            {
+                await file.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(saved, SavedJson.Default.Saved));
+                file.Flush(flushToDisk: true);
+            }
             File.Move(temporary, PathName, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -51,3 +57,8 @@ public sealed class RuntimePolicyFile(string directory, ILogger? logger)
         }
     }
 }
+
+/// <summary>The file's JSON, generated at build time (no reflection start-up on the first save).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(RuntimePolicyFile.Saved))]
+internal sealed partial class SavedJson : JsonSerializerContext;
