@@ -16,14 +16,35 @@ public sealed class ConfigReload(IConfiguration configuration, RuntimePolicy pol
     private PosixSignalRegistration? _registration;
     private int _running;
 
+    // Set by the start-up handler while this service is not started yet; 1: a SIGHUP came meanwhile.
+    private static int _early;
+    private static volatile ConfigReload? _started;
+    private static volatile bool _held;
+
+    /// <summary>Holds SIGHUP from process start: until the service starts, a SIGHUP is remembered (and run then)
+    /// instead of ending the process.</summary>
+    public static IDisposable? HoldEarlySignals()
+    {
+        if (OperatingSystem.IsWindows()) return null;
+        _held = true;
+        return PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true; // the default for SIGHUP is to terminate
+            if (_started is { } reload) _ = Task.Run(reload.Reload);
+            else Volatile.Write(ref _early, 1);
+        });
+    }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (!OperatingSystem.IsWindows())
             _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
                 context.Cancel = true; // the default for SIGHUP is to terminate
-                _ = Task.Run(Reload);
+                if (!_held) _ = Task.Run(Reload); // else the start-up handler runs it (nodes hosted in-process have none)
             });
+        _started = this;
+        if (Interlocked.Exchange(ref _early, 0) == 1) _ = Task.Run(Reload);
         return Task.CompletedTask;
     }
 
@@ -33,6 +54,7 @@ public sealed class ConfigReload(IConfiguration configuration, RuntimePolicy pol
         if (Interlocked.Exchange(ref _running, 1) == 1) return false; // one at a time; a second HUP meanwhile is folded in
         try
         {
+            logger.LogInformation("Reloading the configuration (SIGHUP)");
             (configuration as IConfigurationRoot)?.Reload();
             NodeSettings fresh;
             try { fresh = NodeSettings.Load(configuration, Directory.GetCurrentDirectory()); }
