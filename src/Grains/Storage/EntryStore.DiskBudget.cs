@@ -18,8 +18,6 @@ public sealed partial class EntryStore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryAdmit(long bytes)
     {
-        if (bytes == ReadReservation)
-            return TryAdmitRead();
         if (Volatile.Read(ref _faultReason) is not null)
             ThrowUnavailable(); // fail fast: callers bypass the cache rather than wait on a failing disk
         long reserved = Interlocked.Add(ref _reserved, bytes);
@@ -83,7 +81,7 @@ public sealed partial class EntryStore
                     await gate.Task.ConfigureAwait(false);
                 else
                     await Task.Delay(1).ConfigureAwait(false);
-                if (TryAdmit(bytes))
+                if (write ? TryAdmit(bytes) : TryAdmitRead())
                     return;
             }
         }

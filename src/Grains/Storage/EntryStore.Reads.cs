@@ -11,7 +11,7 @@ public sealed partial class EntryStore
 
     private ValueTask<byte[]?> ReadCore(UInt128 keyHash, long generation, int index)
     {
-        if (!TryAdmit(ReadReservation))
+        if (!TryAdmitRead())
             return ReadAfterWaitAsync(keyHash, generation, index);
         return ReadAdmitted(keyHash, generation, index);
     }

@@ -29,10 +29,6 @@ public sealed partial class EntryStore
     // reinserter (a stalled disk, a starved thread pool) more than the normal pace.
     private const long MaxEvictionDeferralMs = 250;
     private const long MinReinsertWindow = 8L << 20;
-    // Copies in flight at once. One: two or four measured more copies per second but starved the thread pool on
-    // the Zipf bench (1-1.4 s stalls, grain calls timing out, fills lost); the cut following each copy is what
-    // keeps writers from waiting long.
-    private const int ParallelCopies = 1;
     private static readonly AsyncLocal<bool> _inReinserter = new();
 
     private void StartReinserter()
@@ -105,40 +101,31 @@ public sealed partial class EntryStore
     }
 
     /// <summary>
-    /// Copies forward every entry due for a decision (<see cref="ParallelCopies"/> at a time). Eviction may cut
-    /// up to the lowest floor still being copied, so the
-    /// cut follows the copies as they finish and frees the room the next copies need: waiting for a whole round
-    /// let the copies fill the headroom and then wait on a cut that waited on them.
+    /// Copies forward every entry due for a decision, one at a time. Eviction may cut up to the floor of the entry
+    /// being copied, so the cut follows the copies as they finish and frees the room the next copies need: waiting
+    /// for a whole round let the copies fill the headroom and then wait on a cut that waited on them. (Two or four
+    /// copies in parallel starved the thread pool on the Zipf bench: 1-1.4 s stalls, grain calls timing out.)
     /// </summary>
     private async Task CopyDueEntriesAsync(CancellationToken ct)
     {
-        var copies = new List<(Task Copy, long Floor)>(ParallelCopies);
         while (!ct.IsCancellationRequested)
         {
-            long line = 0;
-            bool exhausted = false;
-            while (copies.Count < ParallelCopies)
+            if (!NextToKeep(out var key, out var meta, out long line))
             {
-                if (!NextToKeep(out var key, out var meta, out line))
-                {
-                    exhausted = true;
-                    break;
-                }
-                copies.Add((MoveAsync(key, meta), meta.Extent.Floor));
-            }
-
-            // Entries come roughly in floor order: below the lowest floor still being copied, all are decided.
-            long decided = exhausted ? line : long.MaxValue;
-            foreach (var (_, floor) in copies)
-                decided = Math.Min(decided, floor);
-            if (decided != long.MaxValue && decided > Volatile.Read(ref _decidedUpTo))
-                Volatile.Write(ref _decidedUpTo, decided);
-            if (copies.Count == 0)
+                // Every entry below the line has been decided (and the ones worth keeping copied): eviction may cut there.
+                AdvanceDecided(line);
                 return;
-            var done = await Task.WhenAny(copies.Select(c => c.Copy)).ConfigureAwait(false);
-            copies.RemoveAll(c => c.Copy == done);
-            await done.ConfigureAwait(false);
+            }
+            // Entries come in floor order: everything below this one's floor is decided.
+            AdvanceDecided(meta.Extent.Floor);
+            await MoveAsync(key, meta).ConfigureAwait(false);
         }
+    }
+
+    private void AdvanceDecided(long upTo)
+    {
+        if (upTo > Volatile.Read(ref _decidedUpTo))
+            Volatile.Write(ref _decidedUpTo, upTo);
     }
 
     /// <summary>The next entry near the begin address that is worth keeping; none while the log is not nearly

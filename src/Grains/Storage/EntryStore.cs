@@ -209,20 +209,18 @@ public sealed partial class EntryStore : IAsyncDisposable
     public ValueTask<byte[]?> ReadChunkAsync(UInt128 keyHash, long generation, int index)
     {
         ValidateChunkKey(generation, index);
-        _index.TryGet(keyHash, out var before);
         var read = ReadCore(keyHash, generation, index);
         if (read.IsCompletedSuccessfully && read.Result is not null)
             return read;
-        return ReadChunkSlowAsync(keyHash, generation, index, read, before);
+        return ReadChunkSlowAsync(keyHash, generation, index, read);
     }
 
     /// <summary>A chunk read that found nothing, or went to disk. A read that began at the old record of an entry
-    /// being copied forward finds it cut once the copy is done; then the entry table has moved on: read again.</summary>
-    private async ValueTask<byte[]?> ReadChunkSlowAsync(UInt128 keyHash, long generation, int index, ValueTask<byte[]?> read, EntryIndex.Meta? before)
+    /// being copied forward finds it cut once the copy is done; the entry is still whole: read again (once).</summary>
+    private async ValueTask<byte[]?> ReadChunkSlowAsync(UInt128 keyHash, long generation, int index, ValueTask<byte[]?> read)
     {
         var bytes = await read.ConfigureAwait(false);
-        if (bytes is not null || !_index.TryGet(keyHash, out var now) || ReferenceEquals(now, before)
-            || now.Extent.Generation != generation || !IsAboveBegin(now.Extent.Floor))
+        if (bytes is not null || !IsWhole(keyHash, generation))
             return bytes;
         return await ReadCore(keyHash, generation, index).ConfigureAwait(false);
     }
