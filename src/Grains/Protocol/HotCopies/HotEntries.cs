@@ -9,6 +9,10 @@ namespace CacheCluster.Grains.Protocol.HotCopies;
 /// is taken; the owner tells every registered node to drop it the moment the entry is replaced, invalidated
 /// or the owner's activation goes away. As a backstop, a copy is held at most <see cref="MaxHold"/> and never
 /// past its freshness (the caller still judges freshness per request). The owner's side: <see cref="HotCopyRegistry"/>.
+/// Admission is TinyLFU's: a key is copied from its second request here, and once the budget is full only if it
+/// was requested more often lately than the oldest copies it would push out. With plain FIFO every popular-enough
+/// object of a Zipf mix cycled through (on bench/zipf.sh ~6 KiB copied per request, all of it dying in gen2, about
+/// 240 MiB of RSS); with this gate copies are rare and the set of hot copies holds still.
 /// </summary>
 public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvider? time = null)
 {
@@ -17,11 +21,14 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     /// <summary>Longest a copy lives without asking the owner again (covers an owner lost in a crash).</summary>
     public static readonly TimeSpan MaxHold = TimeSpan.FromSeconds(60);
 
-    private const int MaxTrackedKeys = 100_000;
+    private const int MaxTrackedKeys = 100_000; // dropped keys remembered
 
     private readonly ConcurrentDictionary<string, HotEntry> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<string> _order = new();
-    private readonly ConcurrentDictionary<string, int> _sightings = new(StringComparer.Ordinal);
+    // Admission order; a copy dropped or replaced since stays queued until it reaches the front (checked by identity).
+    private readonly Queue<HotEntry> _order = new();
+    private readonly Lock _admit = new();
+    // Sized for copies of ~4 KiB: more keys than the budget can hold, so the gate can tell them apart.
+    private readonly FrequencySketch _seen = new((int)Math.Min(1 << 20, Math.Max(1024, budgetBytes / 4096)));
     private readonly ConcurrentDictionary<string, DateTime> _dropped = new(StringComparer.Ordinal);
     private long _bytes;
 
@@ -29,8 +36,9 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     public long Bytes => Interlocked.Read(ref _bytes);
     public int Count => _entries.Count;
 
-    public sealed class HotEntry(EntryHead head, byte[][] chunks, DateTime expiresUtc)
+    public sealed class HotEntry(EntryHead head, byte[][] chunks, DateTime expiresUtc, string? key = null)
     {
+        public string Key { get; } = key ?? head.CacheKey;
         public EntryHead Head { get; } = head;
         public byte[][] Chunks { get; } = chunks;
         public DateTime ExpiresUtc { get; } = expiresUtc;
@@ -41,19 +49,28 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     {
         if (_entries.TryGetValue(cacheKey, out entry!))
         {
-            if (UtcNow < entry.ExpiresUtc) return true;
+            if (UtcNow < entry.ExpiresUtc)
+            {
+                _seen.Increment(cacheKey); // a copy in use keeps its standing against newcomers
+                return true;
+            }
             Remove(cacheKey);
         }
         entry = null!;
         return false;
     }
 
-    /// <summary>Whether this key was requested here before: a hit on it should take a hot copy.</summary>
+    /// <summary>
+    /// Counts a request for this key here; whether a hit on it should take a hot copy: requested here before, and
+    /// either there is room or it is requested more often than the oldest copy (<see cref="Add"/> decides).
+    /// </summary>
     public bool Sighted(string cacheKey)
     {
         if (!Enabled) return false;
-        if (_sightings.Count > MaxTrackedKeys) _sightings.Clear();
-        return _sightings.AddOrUpdate(cacheKey, 1, (_, n) => n + 1) >= 2;
+        int seen = _seen.Increment(cacheKey);
+        if (seen < 2) return false;
+        if (Interlocked.Read(ref _bytes) < budgetBytes - budgetBytes / 16) return true;
+        lock (_admit) return !_order.TryPeek(out var oldest) || seen > _seen.Estimate(oldest.Key);
     }
 
     public bool Fits(EntryHead head) => head.BodyLength >= 0 && head.BodyLength <= maxObjectBytes;
@@ -66,15 +83,55 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     {
         if (freshFor <= TimeSpan.Zero || !Fits(head)) return;
         if (_dropped.TryGetValue(cacheKey, out var droppedAt) && droppedAt >= lookupStartedUtc) return;
-        var entry = new HotEntry(head, chunks, UtcNow + (freshFor < MaxHold ? freshFor : MaxHold));
+        var entry = new HotEntry(head, chunks, UtcNow + (freshFor < MaxHold ? freshFor : MaxHold), cacheKey);
         if (entry.Size > budgetBytes) return;
-        if (_entries.TryGetValue(cacheKey, out var old)) { _entries.TryRemove(cacheKey, out _); Interlocked.Add(ref _bytes, -old.Size); }
-        if (!_entries.TryAdd(cacheKey, entry)) return;
-        Interlocked.Add(ref _bytes, entry.Size);
-        _order.Enqueue(cacheKey);
-        _sightings.TryRemove(cacheKey, out _);
-        // Over budget: the oldest copies go first (a still-hot object is soon admitted again).
-        while (Interlocked.Read(ref _bytes) > budgetBytes && _order.TryDequeue(out var victim)) Remove(victim);
+        lock (_admit)
+        {
+            if (!MakeRoom(entry)) return;
+            if (_entries.TryRemove(cacheKey, out var old)) Interlocked.Add(ref _bytes, -old.Size);
+            _entries[cacheKey] = entry;
+            Interlocked.Add(ref _bytes, entry.Size);
+            _order.Enqueue(entry);
+            if (_order.Count > 2 * _entries.Count + 1024) Compact();
+        }
+    }
+
+    /// <summary>
+    /// Frees room for <paramref name="candidate"/> from the oldest copies, if it is requested more often than each
+    /// of them (a replaced copy of the same key always gives way); otherwise nothing changes and it is refused.
+    /// </summary>
+    private bool MakeRoom(HotEntry candidate)
+    {
+        long need = Interlocked.Read(ref _bytes) + candidate.Size - budgetBytes;
+        if (_entries.TryGetValue(candidate.Key, out var same)) need -= same.Size;
+        if (need <= 0) return true;
+        int want = _seen.Estimate(candidate.Key), victims = 0;
+        long freed = 0;
+        foreach (var oldest in _order)
+        {
+            if (freed >= need) break;
+            victims++;
+            if (!IsCurrent(oldest) || oldest.Key == candidate.Key) continue;
+            if (_seen.Estimate(oldest.Key) >= want) return false;
+            freed += oldest.Size;
+        }
+        if (freed < need) return false;
+        for (int i = 0; i < victims; i++)
+        {
+            var victim = _order.Dequeue();
+            if (IsCurrent(victim) && victim.Key != candidate.Key) Remove(victim.Key);
+        }
+        return true;
+    }
+
+    private bool IsCurrent(HotEntry e) => _entries.TryGetValue(e.Key, out var now) && ReferenceEquals(now, e);
+
+    /// <summary>Drops the queue's records of copies no longer held (dropped, expired, replaced).</summary>
+    private void Compact()
+    {
+        var live = _order.Where(IsCurrent).ToArray();
+        _order.Clear();
+        foreach (var e in live) _order.Enqueue(e);
     }
 
     /// <summary>The owner says the entry changed: drop the copy and refuse copies from lookups already under way.</summary>

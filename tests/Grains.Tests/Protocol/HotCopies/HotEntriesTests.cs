@@ -64,20 +64,58 @@ public class HotEntriesTests
     }
 
     [Fact]
-    public void Over_budget_the_oldest_copies_go_and_too_large_objects_are_never_copied()
+    public void Over_budget_a_copy_pushes_out_the_oldest_only_if_requested_more_often_and_too_large_objects_are_never_copied()
+    {
+        var one = new HotEntries.HotEntry(Head("x", 1000), [], DateTime.MaxValue).Size;
+        var hot = new HotEntries(one * 2, 4096, _time);
+        foreach (var k in new[] { "a", "b", "c", "d" }) { hot.Sighted(k); hot.Sighted(k); }
+        hot.Add("a", Head("a", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        hot.Add("b", Head("b", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        // "c" was requested as often as "a": the copies held stay.
+        hot.Add("c", Head("c", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.False(hot.TryGet("c", out _));
+        Assert.True(hot.TryGet("a", out _));
+        Assert.True(hot.TryGet("b", out _));
+        // "d" is requested more often than the oldest copy ("a", now at 3): it replaces it.
+        for (int i = 0; i < 3; i++) hot.Sighted("d");
+        Assert.True(hot.Sighted("d"));
+        hot.Add("d", Head("d", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.True(hot.TryGet("d", out _));
+        Assert.False(hot.TryGet("a", out _));
+        Assert.True(hot.TryGet("b", out _));
+        Assert.True(hot.Bytes <= one * 2);
+        Assert.Equal(2, hot.Count);
+        Assert.False(hot.Fits(Head("big", 4097)));
+        hot.Add("big", Head("big", 4097), [new byte[4097]], TimeSpan.FromMinutes(1), Now);
+        Assert.False(hot.TryGet("big", out _));
+    }
+
+    [Fact]
+    public void A_key_seen_once_is_not_worth_a_copy_when_the_budget_is_full()
+    {
+        var one = new HotEntries.HotEntry(Head("x", 1000), [], DateTime.MaxValue).Size;
+        var hot = new HotEntries(one, 4096, _time);
+        hot.Sighted("hot"); hot.Sighted("hot"); hot.Sighted("hot");
+        hot.Add("hot", Head("hot", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.False(hot.Sighted("cold"));
+        Assert.False(hot.Sighted("cold")); // twice, but "hot" was asked three times
+        hot.Add("cold", Head("cold", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.True(hot.TryGet("hot", out _));
+        Assert.False(hot.TryGet("cold", out _));
+    }
+
+    [Fact]
+    public void A_replaced_copy_takes_the_place_of_the_old_one_without_pushing_others_out()
     {
         var one = new HotEntries.HotEntry(Head("x", 1000), [], DateTime.MaxValue).Size;
         var hot = new HotEntries(one * 2, 4096, _time);
         hot.Add("a", Head("a", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
         hot.Add("b", Head("b", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
-        hot.Add("c", Head("c", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
-        Assert.False(hot.TryGet("a", out _));
+        hot.Add("b", Head("b", 1000), [new byte[1000]], TimeSpan.FromMinutes(1), Now);
+        Assert.True(hot.TryGet("a", out _));
         Assert.True(hot.TryGet("b", out _));
-        Assert.True(hot.TryGet("c", out _));
-        Assert.True(hot.Bytes <= one * 2);
-        Assert.False(hot.Fits(Head("big", 4097)));
-        hot.Add("big", Head("big", 4097), [new byte[4097]], TimeSpan.FromMinutes(1), Now);
-        Assert.False(hot.TryGet("big", out _));
+        Assert.Equal(2, hot.Count);
+        Assert.Equal(one * 2, hot.Bytes);
     }
 
     [Fact]
