@@ -108,6 +108,9 @@ public static class NodeHost
             silo.Services.AddSingleton<IFatalErrorHandler, DeclaredDeadExit>();
             // Explicit call timeout: a call to a node that just died must not hang for Orleans' default 30 s.
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.Cluster.CallTimeout);
+            // Orleans' directory cache preallocates for its size (1M entries by default: ~19 MB whatever the cache holds).
+            // Sized from the disk budget instead, at ~8 KiB per entry: the entries this node can address at once.
+            silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = DirectoryCacheSize(settings.Store.DiskBudgetBytes));
             silo.Services.AddSingleton(sp => new EntryStore(new StoreOptions
             {
                 Directory = settings.Store.Directory,
@@ -155,6 +158,9 @@ public static class NodeHost
         });
         return app;
     }
+
+    /// <summary>Orleans' directory cache: one slot per ~8 KiB of disk budget, between 16,384 and Orleans' own 1,000,000.</summary>
+    internal static int DirectoryCacheSize(long diskBudgetBytes) => (int)Math.Clamp(diskBudgetBytes / 8192, 16_384, 1_000_000);
 
     /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>
     public static IReadOnlyList<Uri> ProxyAddresses(WebApplication app) =>

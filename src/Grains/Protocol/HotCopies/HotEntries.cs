@@ -24,8 +24,10 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     private const int MaxTrackedKeys = 100_000; // dropped keys remembered
 
     private readonly ConcurrentDictionary<string, HotEntry> _entries = new(StringComparer.Ordinal);
-    // Admission order; a copy dropped or replaced since stays queued until it reaches the front (checked by identity).
-    private readonly Queue<HotEntry> _order = new();
+    // Admission order by key and copy number: a copy dropped, expired or replaced since stays queued until it
+    // reaches the front, so the queue must not hold the copy itself (its chunks would outlive it).
+    private readonly Queue<(string Key, long Id)> _order = new();
+    private long _lastId;
     private readonly Lock _admit = new();
     // Sized for copies of ~4 KiB: more keys than the budget can hold, so the gate can tell them apart.
     private readonly FrequencySketch _seen = new((int)Math.Min(1 << 20, Math.Max(1024, budgetBytes / 4096)));
@@ -36,9 +38,10 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     public long Bytes => Interlocked.Read(ref _bytes);
     public int Count => _entries.Count;
 
-    public sealed class HotEntry(EntryHead head, byte[][] chunks, DateTime expiresUtc, string? key = null)
+    public sealed class HotEntry(EntryHead head, byte[][] chunks, DateTime expiresUtc, string? key = null, long id = 0)
     {
         public string Key { get; } = key ?? head.CacheKey;
+        internal long Id { get; } = id;
         public EntryHead Head { get; } = head;
         public byte[][] Chunks { get; } = chunks;
         public DateTime ExpiresUtc { get; } = expiresUtc;
@@ -83,7 +86,7 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
     {
         if (freshFor <= TimeSpan.Zero || !Fits(head)) return;
         if (_dropped.TryGetValue(cacheKey, out var droppedAt) && droppedAt >= lookupStartedUtc) return;
-        var entry = new HotEntry(head, chunks, UtcNow + (freshFor < MaxHold ? freshFor : MaxHold), cacheKey);
+        var entry = new HotEntry(head, chunks, UtcNow + (freshFor < MaxHold ? freshFor : MaxHold), cacheKey, Interlocked.Increment(ref _lastId));
         if (entry.Size > budgetBytes) return;
         lock (_admit)
         {
@@ -91,7 +94,7 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
             if (_entries.TryRemove(cacheKey, out var old)) Interlocked.Add(ref _bytes, -old.Size);
             _entries[cacheKey] = entry;
             Interlocked.Add(ref _bytes, entry.Size);
-            _order.Enqueue(entry);
+            _order.Enqueue((cacheKey, entry.Id));
             if (_order.Count > 2 * _entries.Count + 1024) Compact();
         }
     }
@@ -107,11 +110,11 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
         if (need <= 0) return true;
         int want = _seen.Estimate(candidate.Key), victims = 0;
         long freed = 0;
-        foreach (var oldest in _order)
+        foreach (var queued in _order)
         {
             if (freed >= need) break;
             victims++;
-            if (!IsCurrent(oldest) || oldest.Key == candidate.Key) continue;
+            if (Current(queued) is not { } oldest || oldest.Key == candidate.Key) continue;
             if (_seen.Estimate(oldest.Key) >= want) return false;
             freed += oldest.Size;
         }
@@ -119,17 +122,18 @@ public sealed class HotEntries(long budgetBytes, long maxObjectBytes, TimeProvid
         for (int i = 0; i < victims; i++)
         {
             var victim = _order.Dequeue();
-            if (IsCurrent(victim) && victim.Key != candidate.Key) Remove(victim.Key);
+            if (Current(victim) is not null && victim.Key != candidate.Key) Remove(victim.Key);
         }
         return true;
     }
 
-    private bool IsCurrent(HotEntry e) => _entries.TryGetValue(e.Key, out var now) && ReferenceEquals(now, e);
+    private HotEntry? Current((string Key, long Id) queued) =>
+        _entries.TryGetValue(queued.Key, out var now) && now.Id == queued.Id ? now : null;
 
     /// <summary>Drops the queue's records of copies no longer held (dropped, expired, replaced).</summary>
     private void Compact()
     {
-        var live = _order.Where(IsCurrent).ToArray();
+        var live = _order.Where(q => Current(q) is not null).ToArray();
         _order.Clear();
         foreach (var e in live) _order.Enqueue(e);
     }

@@ -126,4 +126,29 @@ public class HotEntriesTests
         Assert.True(hot.Sighted("k"));
         Assert.False(new HotEntries(0, 1 << 16, _time).Sighted("k"));
     }
+
+    [Fact]
+    public void A_dropped_or_expired_copy_leaves_no_bytes_held()
+    {
+        var hot = new HotEntries(1 << 20, 1 << 16, _time);
+        var (dropped, expired) = AddTwo(hot);
+        hot.Drop("dropped");
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(hot.TryGet("expired", out _));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(dropped.IsAlive, "a dropped copy's body is still held");
+        Assert.False(expired.IsAlive, "an expired copy's body is still held");
+        Assert.Equal(0, hot.Bytes);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private (WeakReference, WeakReference) AddTwo(HotEntries hot)
+    {
+        byte[] a = new byte[10], b = new byte[10];
+        hot.Add("dropped", Head("dropped"), [a], TimeSpan.FromMinutes(5), Now);
+        hot.Add("expired", Head("expired"), [b], TimeSpan.FromSeconds(5), Now);
+        return (new WeakReference(a), new WeakReference(b));
+    }
 }
