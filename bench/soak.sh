@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: a 3-node cluster on loopback (Localhost clustering, no database) under the Zipf mix of bench/zipf.sh for a
+# Soak: a 3-node cluster (NODES=1: a single node) on loopback (Localhost clustering, no database) under the Zipf mix of bench/zipf.sh for a
 # bounded time. Every SAMPLE seconds, for each node: RSS, open file handles (/proc/PID/fd), grain activations,
 # store entries and disk bytes, requests and errors so far (from /metrics), appended to a CSV; at the end, the
 # first and last samples side by side and wrk's own error counts. Nothing should grow without bound; no errors.
@@ -45,7 +45,7 @@ source "$HERE/nodes.sh"   # start_node, wait_node, wait_views, stop_nodes
 
 [[ $DURATION_MIN =~ ^[1-9][0-9]*$ ]] && ((DURATION_MIN <= 1440)) || die "DURATION_MIN must be 1..1440"
 [[ $SAMPLE =~ ^[1-9][0-9]*$ ]] || die "SAMPLE must be a number of seconds"
-[[ $NODES =~ ^[2-9]$ ]] || die "NODES must be 2..9"
+[[ $NODES =~ ^[1-9]$ ]] || die "NODES must be 1..9"
 CACHE_MIB=$(awk -v s="$CACHE_SIZE" 'BEGIN { n = s + 0; u = tolower(s); sub(/^[0-9.]+/, "", u)
   if (u == "" || u == "m" || u == "mib" || u == "mb") m = n; else if (u == "g" || u == "gib" || u == "gb") m = n * 1024; else m = -1
   printf "%d", m }')
@@ -75,7 +75,7 @@ start_node 1
 wait_node 1
 for ((i = 2; i <= NODES; i++)); do start_node "$i"; done
 for ((i = 2; i <= NODES; i++)); do wait_node "$i"; done
-wait_views "$NODES"
+((NODES > 1)) && wait_views "$NODES" # a single node owns everything
 log "$NODES nodes up: $(for ((i = 1; i <= NODES; i++)); do printf 'node%s proxy %s pid %s; ' "$i" "${NPROXY[i]}" "${NPID[i]}"; done)"
 
 # One wrk per node, all for the whole run, each with its own seed (different request sequences).
@@ -130,3 +130,7 @@ echo "== first and last sample"
 awk -F, -v n="$NODES" 'NR == 1 { print; next } { rows[NR] = $0 } END { for (i = 2; i <= 1 + n; i++) print rows[i]; for (i = NR - n + 1; i <= NR; i++) print rows[i] }' "$CSV" | column -t -s,
 echo "CSV: $CSV"
 grep -h -E '^(fail|crit):' "${NLOG[@]:1}" | sort | uniq -c | sort -rn | head -n 10 || true
+# Each node's warnings and failures with the lines that follow them (messages, stack traces), kept beside the CSV.
+for ((i = 1; i <= NODES; i++)); do
+  grep -A8 -E '^(warn|fail|crit):' "${NLOG[i]}" >"${CSV%.csv}-node$i-warnings.log" 2>/dev/null || rm -f "${CSV%.csv}-node$i-warnings.log"
+done
