@@ -65,10 +65,15 @@ public sealed partial class EntryStore
             // Bounded, and failed by any write error meanwhile (EntryStore.Faults.cs).
             long writeErrors = Interlocked.Read(ref _writeErrors);
             var faultSignal = Volatile.Read(ref _faultSignal).Task;
+            // Nothing is in flight now: reads may go on while FASTER checkpoints (it runs alongside operations;
+            // writes stay held so that each entry's chunks and header land on the same side of the checkpoint).
+            if (drained)
+                Volatile.Write(ref _readPassGate, gate);
             token = await AwaitCheckpointAsync(store.TakeFullCheckpointAsync(CheckpointType.FoldOver), writeErrors, faultSignal).ConfigureAwait(false);
         }
         finally
         {
+            Volatile.Write(ref _readPassGate, null);
             Interlocked.Exchange(ref _gate, null);
             gate.TrySetResult();
         }

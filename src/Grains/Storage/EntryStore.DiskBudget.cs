@@ -35,15 +35,19 @@ public sealed partial class EntryStore
         return TryAdmitSlow(store, bytes);
     }
 
-    /// <summary>A read appends nothing, so it never waits for eviction; it only waits for a checkpoint starting
-    /// (its reservation lets the checkpoint's drain see it in flight).</summary>
+    /// <summary>A read appends nothing, so it never waits for eviction; it only waits while a checkpoint drains
+    /// (its reservation lets the drain see it in flight), not while FASTER then checkpoints.</summary>
     private bool TryAdmitRead()
     {
         if (Volatile.Read(ref _faultReason) is not null)
             ThrowUnavailable();
         Interlocked.Add(ref _reserved, ReadReservation);
-        if (Volatile.Read(ref _state) == StateOpen && Volatile.Read(ref _gate) is null)
-            return true;
+        if (Volatile.Read(ref _state) == StateOpen)
+        {
+            var gate = Volatile.Read(ref _gate);
+            if (gate is null || ReferenceEquals(gate, Volatile.Read(ref _readPassGate)))
+                return true;
+        }
         Interlocked.Add(ref _reserved, -ReadReservation);
         if (Volatile.Read(ref _state) != StateOpen)
             ThrowNotOpen();
@@ -77,10 +81,12 @@ public sealed partial class EntryStore
             while (true)
             {
                 var gate = Volatile.Read(ref _gate);
-                if (gate is not null)
+                if (gate is null)
+                    await Task.Delay(1).ConfigureAwait(false);
+                else if (write)
                     await gate.Task.ConfigureAwait(false);
                 else
-                    await Task.Delay(1).ConfigureAwait(false);
+                    await Task.WhenAny(gate.Task, Task.Delay(2)).ConfigureAwait(false); // a checkpoint lets reads on after its drain
                 if (write ? TryAdmit(bytes) : TryAdmitRead())
                     return;
             }
