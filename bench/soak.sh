@@ -67,7 +67,7 @@ NODE_DLL=$TMP/bin/$(basename "$NODE_DLL")
 
 log "generating $OBJECTS objects"
 python3 "$HERE/gen.py" "$TMP/objects" --objects "$OBJECTS" --median "$SIZE_MEDIAN" --sigma "$SIZE_SIGMA" \
-  --cap "$SIZE_CAP" --seed "$SEED" --zipf "$ZIPF" --cache $((CACHE_MIB * 1048576)) | head -n1 >&2 || die "object generation failed"
+  --cap "$SIZE_CAP" --seed "$SEED" --zipf "$ZIPF" --cache $((CACHE_MIB * 1048576)) | sed -n 1p >&2 || die "object generation failed"
 start_origin
 curl -sfS -o /dev/null --max-time 10 "http://$ORIGIN/z/1.bin" || die "the origin does not serve /z/1.bin"
 
