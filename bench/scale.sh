@@ -10,7 +10,7 @@
 #   COUNTS="1 1000" DURATION=5 IDLE_WAIT=0 bench/scale.sh   # smoke run
 #
 # Environment: COUNTS ("1 10000 100000 1000000"), DURATION (s, 20), WARMUP (s, 3), CONNECTIONS (32),
-# FILL_CONNECTIONS (32), WRK_TIMEOUT (s, 10), DISK_BUDGET (4GiB), IDLE_WAIT (s, 150), FILL_BUDGET (s, 900: an N
+# FILL_CONNECTIONS (32), WRK_TIMEOUT (s, 10), DISK_BUDGET (4GiB), IDLE_WAIT (s, 200), FILL_BUDGET (s, 900: an N
 # whose fill would take longer at the fill rate of the last N >= 10000 is skipped), SEED (1), LOCK
 # (/tmp/bench.lock: each N runs holding it, so no other benchmark shares the cores; empty = no lock),
 # SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS (extra node switches).
@@ -25,7 +25,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 FILL_CONNECTIONS=${FILL_CONNECTIONS:-32}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10}
 DISK_BUDGET=${DISK_BUDGET:-4GiB}
-IDLE_WAIT=${IDLE_WAIT:-150}
+IDLE_WAIT=${IDLE_WAIT:-200}
 FILL_BUDGET=${FILL_BUDGET:-900}
 SEED=${SEED:-1}
 LOCK=${LOCK-/tmp/bench.lock}
