@@ -100,7 +100,11 @@ public sealed class MetricsExporter : IDisposable
             hotBytes.Set(hot.Bytes);
             members.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
             dropped.IncTo(accessLog.Dropped);
-            foreach (var (type, count) in grainCensus.Last()) activations.WithLabels(type).Set(count);
+            var census = grainCensus.Last();
+            // A grain type with no activation left is absent from the census: it reads 0, not its last count.
+            foreach (var labels in activations.GetAllLabelValues())
+                if (!census.Any(c => c.Type == labels[0])) activations.WithLabels(labels).Set(0);
+            foreach (var (type, count) in census) activations.WithLabels(type).Set(count);
             for (int k = 1; k <= 5; k++) statuses.WithLabels($"{k}xx").IncTo(figures.StatusClass(k));
             statuses.WithLabels("other").IncTo(figures.StatusClass(0));
             inFlight.Set(figures.InFlight);
