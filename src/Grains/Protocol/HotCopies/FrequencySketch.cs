@@ -26,20 +26,13 @@ public sealed class FrequencySketch
         _period = Math.Clamp(expectedKeys, 64, 1 << 22) * 10;
     }
 
-    public int Estimate(string key)
-    {
-        uint h = Hash(key);
-        int min = MaxCount;
-        for (int i = 0; i < 4; i++) min = Math.Min(min, _table[Index(h, i)]);
-        return min;
-    }
+    public int Estimate(string key) => Min(Hash(key));
 
     /// <summary>Counts one request for the key and returns its new estimate.</summary>
     public int Increment(string key)
     {
         uint h = Hash(key);
-        int min = MaxCount;
-        for (int i = 0; i < 4; i++) min = Math.Min(min, _table[Index(h, i)]);
+        int min = Min(h);
         if (min < MaxCount)
         {
             // Conservative update: only the counters at the minimum grow, which keeps collisions from inflating others.
@@ -51,6 +44,13 @@ public sealed class FrequencySketch
             min++;
         }
         if (Interlocked.Increment(ref _increments) == _period) Age();
+        return min;
+    }
+
+    private int Min(uint h)
+    {
+        int min = MaxCount;
+        for (int i = 0; i < 4; i++) min = Math.Min(min, _table[Index(h, i)]);
         return min;
     }
 
