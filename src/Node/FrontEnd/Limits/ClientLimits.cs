@@ -16,8 +16,8 @@ namespace CacheCluster.Node.FrontEnd.Limits;
 public sealed class ClientLimits : IDisposable
 {
     private readonly LimitSettings _settings;
-    private readonly PartitionedRateLimiter<string>? _clientRate;
-    private readonly PartitionedRateLimiter<string>? _userRate;
+    private readonly RequestRates? _clientRate;
+    private readonly RequestRates? _userRate;
     private readonly PartitionedRateLimiter<string>? _userConcurrency;
     private readonly ConcurrentDictionary<IPAddress, int> _connections = new();
     private readonly ILogger<ClientLimits> _logger;
@@ -35,20 +35,8 @@ public sealed class ClientLimits : IDisposable
                 _ => new ConcurrencyLimiterOptions { PermitLimit = _settings.UserConcurrentRequests, QueueLimit = 0 }));
     }
 
-    private static PartitionedRateLimiter<string> Bucket(int perSecond, int burst)
-    {
-        // One token every 1/rate s (or rate/1000 per ms above 1000/s): smooth refill, burst = bucket size.
-        var period = perSecond <= 1000 ? TimeSpan.FromTicks(TimeSpan.TicksPerSecond / perSecond) : TimeSpan.FromMilliseconds(1);
-        int tokensPerPeriod = perSecond <= 1000 ? 1 : perSecond / 1000;
-        return PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = burst > 0 ? burst : Math.Max(1, perSecond),
-            TokensPerPeriod = tokensPerPeriod,
-            ReplenishmentPeriod = period,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
-    }
+    // Burst 0 means one second's worth of requests.
+    private static RequestRates Bucket(int perSecond, int burst) => new(perSecond, burst > 0 ? burst : Math.Max(1, perSecond));
 
     /// <summary>Takes one request from the client's budget; null when allowed, else the seconds to wait.</summary>
     public int? TryClientRequest(IPAddress client) => Take(_clientRate, client.ToString());
@@ -67,13 +55,8 @@ public sealed class ClientLimits : IDisposable
         return null;
     }
 
-    private static int? Take(PartitionedRateLimiter<string>? limiter, string key)
-    {
-        if (limiter is null) return null;
-        using var lease = limiter.AttemptAcquire(key);
-        if (lease.IsAcquired) return null;
-        return lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-    }
+    private static int? Take(RequestRates? rates, string key) =>
+        rates?.TryTake(key) is { } wait ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : null;
 
     private static readonly byte[] TooManyConnections = Encoding.ASCII.GetBytes(
         "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 67\r\n\r\n" +
@@ -142,8 +125,6 @@ public sealed class ClientLimits : IDisposable
     public void Dispose()
     {
         _bandwidth?.Dispose();
-        _clientRate?.Dispose();
-        _userRate?.Dispose();
         _userConcurrency?.Dispose();
     }
 }
