@@ -86,7 +86,13 @@ public sealed partial class EntryStore
         Interlocked.Exchange(ref _lastCheckpointBegin, begin);
         Interlocked.Increment(ref _checkpoints);
         Interlocked.Exchange(ref _lastCheckpointTicks, DateTime.UtcNow.Ticks);
-        if (_logger.IsEnabled(LogLevel.Debug))
+        if (heldMs > SlowCheckpoint.TotalMilliseconds && DateTime.UtcNow.Ticks - Interlocked.Read(ref _slowCheckpointWarnedTicks) > TimeSpan.TicksPerMinute)
+        {
+            Interlocked.Exchange(ref _slowCheckpointWarnedTicks, DateTime.UtcNow.Ticks);
+            _logger.LogWarning("Store checkpoint took {Ms} ms ({DrainMs} ms draining), holding writes meanwhile: the disk under {Dir} is slow or busy",
+                heldMs, drainMs, _options.Directory);
+        }
+        else if (_logger.IsEnabled(LogLevel.Debug))
         {
             _logger.LogDebug("Store checkpoint {Token} taken in {Ms} ms (calls held {HeldMs} ms, {DrainMs} ms of it draining): {LogMiB:F1} MiB of log",
                 token, stopwatch.ElapsedMilliseconds, heldMs, drainMs, (tail - begin) / 1048576.0);

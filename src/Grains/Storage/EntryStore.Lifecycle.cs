@@ -101,11 +101,14 @@ public sealed partial class EntryStore
         // recoverDevice: false on purpose. With true, FASTER refuses to recover when the disk budget deleted
         // segments below the checkpoint's begin address after the checkpoint ("Unable to set first valid
         // segment"). RecoverAsync below checks the segment files itself and moves the begin address instead.
+        // FileDevice keeps blocking disk calls off the thread pool (see DiskThreads).
         // Writes are watched for errors (FASTER only traces them). removeOutdated: false: FASTER would delete the
         // previous checkpoint as soon as a new one's metadata is written, even when its page flushes failed;
         // RunCheckpointAsync deletes older checkpoints itself, once a new one is known to be complete.
         _device = new FaultWatchingDevice(
-            Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false),
+            OperatingSystem.IsLinux()
+                ? new FileDevice(Path.Combine(_logDirectory, "hlog.log"))
+                : Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false),
             OnWriteError);
         _checkpointManager = new DeviceLogCommitCheckpointManager(
             new FaultWatchingDeviceFactory(new LocalStorageNamedDeviceFactory(), OnWriteError),

@@ -72,6 +72,9 @@ public sealed partial class EntryStore : IAsyncDisposable
     private const int MaxPooledSessions = 64;
     private const int DeleteRecordBytes = RecordInfoBytes + KeyFieldBytes + 16;
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+    // A checkpoint that holds writes longer than this is worth an operator's attention (once a minute at most).
+    private static readonly TimeSpan SlowCheckpoint = TimeSpan.FromSeconds(2);
+    private long _slowCheckpointWarnedTicks;
 
     /// <summary>
     /// FASTER log addresses are 48-bit (hash entries and record headers keep 48 bits) and never wrap: a store

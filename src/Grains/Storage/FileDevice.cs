@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using FASTER.core;
+using Microsoft.Win32.SafeHandles;
+
+namespace CacheCluster.Grains.Storage;
+
+/// <summary>
+/// The store's log device: one file per segment (<c>hlog.log.N</c>, as FASTER's own devices name them), positional
+/// reads and writes (no shared file position, so no lock and no pool of streams per segment), run on
+/// <see cref="DiskThreads"/> rather than the thread pool. A write is complete once it is on disk (fdatasync), as
+/// with FASTER's device: a checkpoint counts on every page it flushed being durable. Linux only (fdatasync); other
+/// systems keep FASTER's own device.
+/// </summary>
+internal sealed class FileDevice : StorageDeviceBase
+{
+    private readonly ConcurrentDictionary<int, SafeFileHandle> _segments = new();
+    private readonly DiskThreads _threads;
+    private int _pending;
+    private volatile bool _disposed;
+
+    public FileDevice(string fileName, DiskThreads? threads = null)
+        : base(fileName, sectorSize: 512, capacity: Devices.CAPACITY_UNSPECIFIED)
+    {
+        _threads = threads ?? DiskThreads.Shared;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(fileName))!);
+    }
+
+    /// <summary>Operations submitted and not yet completed.</summary>
+    public int Pending => Volatile.Read(ref _pending);
+
+    public override bool Throttle() => Volatile.Read(ref _pending) > ThrottleLimit;
+
+    public override unsafe void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength,
+        DeviceIOCompletionCallback callback, object context)
+    {
+        Interlocked.Increment(ref _pending);
+        _threads.Read(() =>
+        {
+            uint error = 0, done = 0;
+            try
+            {
+                var handle = Segment(segmentId, create: false);
+                var span = new Span<byte>((void*)destinationAddress, (int)readLength);
+                while (done < readLength)
+                {
+                    int n = RandomAccess.Read(handle, span[(int)done..], (long)sourceAddress + done);
+                    if (n == 0)
+                        break; // past the end: FASTER asks for whole sectors; the rest stays as it was
+                    done += (uint)n;
+                }
+            }
+            catch (FileNotFoundException)
+            {
+                // A segment evicted meanwhile (or, in recovery, after the checkpoint) reads as nothing, as it does
+                // with FASTER's device; RecoverAsync and the entry checks then tell such records apart.
+                done = 0;
+            }
+            catch (Exception ex)
+            {
+                error = ErrorCode(ex);
+                done = 0;
+            }
+
+            Interlocked.Decrement(ref _pending);
+            callback(error, done, context);
+        });
+    }
+
+    public override unsafe void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite,
+        DeviceIOCompletionCallback callback, object context)
+    {
+        HandleCapacity(segmentId);
+        Interlocked.Increment(ref _pending);
+        _threads.Write(() =>
+        {
+            uint error = 0;
+            try
+            {
+                var handle = Segment(segmentId, create: true);
+                RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)sourceAddress, (int)numBytesToWrite), (long)destinationAddress);
+                if (fdatasync(handle) != 0)
+                    throw new IOException($"fdatasync failed on {SegmentName(segmentId)}", Marshal.GetLastPInvokeError());
+            }
+            catch (Exception ex)
+            {
+                error = ErrorCode(ex);
+            }
+
+            Interlocked.Decrement(ref _pending);
+            callback(error, error == 0 ? numBytesToWrite : 0, context);
+        });
+    }
+
+    public override void RemoveSegment(int segment)
+    {
+        if (_segments.TryRemove(segment, out var handle))
+            handle.Dispose();
+        try
+        {
+            File.Delete(SegmentName(segment));
+        }
+        catch (IOException)
+        {
+            // Already gone, or the disk failed: the space comes back when the store is repaired or reset.
+        }
+    }
+
+    public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result) =>
+        _threads.Write(() =>
+        {
+            RemoveSegment(segment);
+            callback(result);
+        });
+
+    public override long GetFileSize(int segment)
+    {
+        if (segmentSize > 0)
+            return segmentSize;
+        var file = new FileInfo(SegmentName(segment));
+        return file.Exists ? file.Length : 0;
+    }
+
+    public override void Dispose()
+    {
+        _disposed = true;
+        foreach (var segment in _segments.Keys)
+            if (_segments.TryRemove(segment, out var handle))
+                handle.Dispose();
+    }
+
+    // Reads never create a file: a read racing the removal of its segment fails instead of leaving an empty file.
+    private SafeFileHandle Segment(int segmentId, bool create)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_segments.TryGetValue(segmentId, out var handle))
+            return handle;
+        var opened = File.OpenHandle(SegmentName(segmentId), create ? FileMode.OpenOrCreate : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        if (_segments.TryAdd(segmentId, opened))
+            return opened;
+        opened.Dispose(); // another thread opened it first
+        return _segments[segmentId];
+    }
+
+    private string SegmentName(int segmentId) => $"{FileName}.{segmentId}";
+
+    // FASTER takes a nonzero error code as a failed operation (FaultWatchingDevice reports it).
+    private static uint ErrorCode(Exception ex) => ex is IOException { HResult: var h } && (h & 0xFFFF) != 0 ? (uint)(h & 0xFFFF) : uint.MaxValue;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fdatasync(SafeFileHandle fd);
+}

@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using CacheCluster.Grains.Storage;
+
+namespace CacheCluster.Store.Tests;
+
+/// <summary>The store's log device: what it writes reads back, segments are files, and its blocking disk calls
+/// run off the thread pool (a busy disk must not stall requests and grain calls).</summary>
+public sealed class FileDeviceTests : IDisposable
+{
+    private const int Page = 4096;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>A sector-aligned native buffer, as FASTER hands the device.</summary>
+    private sealed unsafe class NativePage : IDisposable
+    {
+        public IntPtr Address { get; } = (IntPtr)NativeMemory.AlignedAlloc(Page, 4096);
+        public Span<byte> Bytes => new((void*)Address, Page);
+        public void Dispose() => NativeMemory.AlignedFree((void*)Address);
+    }
+
+    private sealed record Completion(uint Error, uint Bytes, bool OnPoolThread);
+
+    private static Task<Completion> Run(Action<FASTER.core.DeviceIOCompletionCallback> start)
+    {
+        var done = new TaskCompletionSource<Completion>(TaskCreationOptions.RunContinuationsAsynchronously);
+        start((error, bytes, _) => done.TrySetResult(new Completion(error, bytes, Thread.CurrentThread.IsThreadPoolThread)));
+        return done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Pages_written_to_two_segments_read_back_byte_for_byte_and_off_the_thread_pool()
+    {
+        using var device = new FileDevice(Path.Combine(_dir.Path, "log", "hlog.log"));
+        device.Initialize(1L << 20);
+        using var source = new NativePage();
+        using var target = new NativePage();
+        for (int segment = 0; segment < 2; segment++)
+        {
+            for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 7 + segment);
+            var written = await Run(cb => device.WriteAsync(source.Address, segment, 8192, Page, cb, null!));
+            Assert.Equal(new Completion(0, Page, false), written);
+        }
+
+        for (int segment = 0; segment < 2; segment++)
+        {
+            var read = await Run(cb => device.ReadAsync(segment, 8192, target.Address, Page, cb, null!));
+            Assert.Equal(new Completion(0, Page, false), read);
+            for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 7 + segment), target.Bytes[i]);
+        }
+
+        Assert.True(File.Exists(Path.Combine(_dir.Path, "log", "hlog.log.0")));
+        Assert.Equal(8192 + Page, new FileInfo(Path.Combine(_dir.Path, "log", "hlog.log.1")).Length);
+        Assert.Equal(0, device.Pending);
+
+        device.RemoveSegment(0);
+        Assert.False(File.Exists(Path.Combine(_dir.Path, "log", "hlog.log.0")));
+    }
+
+    [Fact]
+    public async Task A_missing_segment_reads_as_nothing_and_is_not_created()
+    {
+        using var device = new FileDevice(Path.Combine(_dir.Path, "hlog.log"));
+        device.Initialize(1L << 20);
+        using var target = new NativePage();
+        var read = await Run(cb => device.ReadAsync(5, 0, target.Address, Page, cb, null!));
+        Assert.Equal(0u, read.Error);
+        Assert.Equal(0u, read.Bytes);
+        Assert.False(File.Exists(Path.Combine(_dir.Path, "hlog.log.5")));
+    }
+
+    [Fact]
+    public async Task A_write_that_fails_reports_an_error_code()
+    {
+        using var device = new FileDevice(Path.Combine(_dir.Path, "hlog.log"));
+        device.Initialize(1L << 20);
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "hlog.log.0")); // the segment's name is taken: it cannot be opened
+        using var source = new NativePage();
+        var written = await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
+        Assert.NotEqual(0u, written.Error);
+        Assert.Equal(0u, written.Bytes);
+    }
+}
