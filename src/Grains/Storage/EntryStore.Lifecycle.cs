@@ -105,14 +105,14 @@ public sealed partial class EntryStore
         // Writes are watched for errors (FASTER only traces them). removeOutdated: false: FASTER would delete the
         // previous checkpoint as soon as a new one's metadata is written, even when its page flushes failed;
         // RunCheckpointAsync deletes older checkpoints itself, once a new one is known to be complete.
+        var fileDevice = OperatingSystem.IsLinux() ? new FileDevice(Path.Combine(_logDirectory, "hlog.log")) : null;
         _device = new FaultWatchingDevice(
-            OperatingSystem.IsLinux()
-                ? new FileDevice(Path.Combine(_logDirectory, "hlog.log"))
-                : Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false),
+            fileDevice ?? Devices.CreateLogDevice(Path.Combine(_logDirectory, "hlog.log"), preallocateFile: false, deleteOnClose: false, recoverDevice: false),
             OnWriteError);
-        _checkpointManager = new DeviceLogCommitCheckpointManager(
+        ICheckpointManager manager = new DeviceLogCommitCheckpointManager(
             new FaultWatchingDeviceFactory(new LocalStorageNamedDeviceFactory(), OnWriteError),
             new DefaultCheckpointNamingScheme(_checkpointDirectory), removeOutdated: false);
+        _checkpointManager = fileDevice is null ? manager : new SyncingCheckpointManager(manager, fileDevice.Sync);
         _store = new FasterKV<SpanByte, SpanByte>(
             _indexBuckets,
             new LogSettings

@@ -101,7 +101,7 @@ public sealed partial class EntryStore : IAsyncDisposable
     private readonly object _checkpointLock = new();
 
     private IDevice? _device;
-    private DeviceLogCommitCheckpointManager? _checkpointManager;
+    private ICheckpointManager? _checkpointManager;
     private FasterKV<SpanByte, SpanByte>? _store;
     private int _state;
     private int _pooledSessions;

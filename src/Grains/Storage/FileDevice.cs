@@ -8,13 +8,15 @@ namespace CacheCluster.Grains.Storage;
 /// <summary>
 /// The store's log device: one file per segment (<c>hlog.log.N</c>, as FASTER's own devices name them), positional
 /// reads and writes (no shared file position, so no lock and no pool of streams per segment), run on
-/// <see cref="DiskThreads"/> rather than the thread pool. A write is complete once it is on disk (fdatasync), as
-/// with FASTER's device: a checkpoint counts on every page it flushed being durable. Linux only (fdatasync); other
-/// systems keep FASTER's own device.
+/// <see cref="DiskThreads"/> rather than the thread pool. Writes go to the page cache (safe from kill -9); before a
+/// checkpoint is committed, <see cref="Sync"/> puts every segment written since the last one on disk
+/// (<see cref="SyncingCheckpointManager"/>), so a checkpoint still only names durable pages. FASTER's device synced
+/// every 1 MiB page. Linux only (fdatasync); other systems keep FASTER's own device.
 /// </summary>
 internal sealed class FileDevice : StorageDeviceBase
 {
     private readonly ConcurrentDictionary<int, SafeFileHandle> _segments = new();
+    private readonly ConcurrentDictionary<int, bool> _unsynced = new();
     private readonly DiskThreads _threads;
     private int _pending;
     private volatile bool _disposed;
@@ -78,9 +80,8 @@ internal sealed class FileDevice : StorageDeviceBase
             try
             {
                 var handle = Segment(segmentId, create: true);
+                _unsynced[segmentId] = true; // before the write: a Sync that runs after its callback must see it
                 RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)sourceAddress, (int)numBytesToWrite), (long)destinationAddress);
-                if (fdatasync(handle) != 0)
-                    throw new IOException($"fdatasync failed on {SegmentName(segmentId)}", Marshal.GetLastPInvokeError());
             }
             catch (Exception ex)
             {
@@ -92,10 +93,34 @@ internal sealed class FileDevice : StorageDeviceBase
         });
     }
 
+    /// <summary>Puts every segment written since the last call on disk; throws when the disk fails.</summary>
+    public void Sync()
+    {
+        foreach (var segment in _unsynced.Keys)
+        {
+            _unsynced.TryRemove(segment, out _);
+            if (!_segments.TryGetValue(segment, out var handle))
+                continue; // removed meanwhile: nothing to keep
+            try
+            {
+                if (fdatasync(handle) != 0) // the marshaller holds the handle open for the call
+                {
+                    _unsynced[segment] = true;
+                    throw new IOException($"fdatasync failed on {SegmentName(segment)}", Marshal.GetLastPInvokeError());
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // Removed while syncing: nothing to keep.
+            }
+        }
+    }
+
     public override void RemoveSegment(int segment)
     {
         if (_segments.TryRemove(segment, out var handle))
             handle.Dispose();
+        _unsynced.TryRemove(segment, out _);
         try
         {
             File.Delete(SegmentName(segment));
