@@ -8,15 +8,20 @@ namespace CacheCluster.Grains.Storage;
 /// <summary>
 /// The store's log device: one file per segment (<c>hlog.log.N</c>, as FASTER's own devices name them), positional
 /// reads and writes (no shared file position, so no lock and no pool of streams per segment), run on
-/// <see cref="DiskThreads"/> rather than the thread pool. Writes go to the page cache (safe from kill -9); before a
-/// checkpoint is committed, <see cref="Sync"/> puts every segment written since the last one on disk
-/// (<see cref="SyncingCheckpointManager"/>), so a checkpoint still only names durable pages. FASTER's device synced
-/// every 1 MiB page. Linux only (fdatasync); other systems keep FASTER's own device.
+/// <see cref="DiskThreads"/> rather than the thread pool. Writes are synced every 8 MiB by the writer threads, and
+/// before a checkpoint is committed <see cref="Sync"/> puts the rest on disk (<see cref="SyncingCheckpointManager"/>),
+/// so a checkpoint still only names durable pages. FASTER's device synced every 1 MiB page on a pool thread.
+/// Linux only (fdatasync); other systems keep FASTER's own device.
 /// </summary>
 internal sealed class FileDevice : StorageDeviceBase
 {
     private readonly ConcurrentDictionary<int, SafeFileHandle> _segments = new();
+    // Written bytes are synced by the writer threads every SyncEveryBytes, so the sync before a checkpoint commit (which
+    // holds the store's writes) has little left to do: syncing a checkpoint interval's writes at once (~100 MB under
+    // churn) made checkpoints 2-10x longer.
+    private const long SyncEveryBytes = 8L << 20;
     private readonly ConcurrentDictionary<int, bool> _unsynced = new();
+    private long _unsyncedBytes;
     private readonly DiskThreads _threads;
     private int _pending;
     private volatile bool _disposed;
@@ -82,6 +87,11 @@ internal sealed class FileDevice : StorageDeviceBase
                 var handle = Segment(segmentId, create: true);
                 _unsynced[segmentId] = true; // before the write: a Sync that runs after its callback must see it
                 RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)sourceAddress, (int)numBytesToWrite), (long)destinationAddress);
+                if (Interlocked.Add(ref _unsyncedBytes, numBytesToWrite) >= SyncEveryBytes)
+                {
+                    Interlocked.Exchange(ref _unsyncedBytes, 0);
+                    Sync(); // a failure fails this write: the store learns its disk is failing
+                }
             }
             catch (Exception ex)
             {

@@ -30,6 +30,8 @@ namespace CacheCluster.Node.Hosting;
 /// </summary>
 public static class NodeHost
 {
+    private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -40,6 +42,10 @@ public static class NodeHost
         ConfigFile.Add(builder.Configuration, args); // --config FILE
         configure?.Invoke(builder.Configuration);
         var settings = NodeSettings.Load(builder.Configuration, Directory.GetCurrentDirectory());
+        // Proxy:InlineIo (ProxySettings says why). .NET reads this once, when the process first waits on a socket, so it
+        // must be set before anything listens or connects; a process that already did (a test host) keeps its mode.
+        if (settings.Proxy.InlineIo && Environment.GetEnvironmentVariable(InlineCompletions) is null)
+            Environment.SetEnvironmentVariable(InlineCompletions, "1");
         ListenerPreflight.Check(settings);
 
         builder.Services.AddSingleton(settings);
@@ -65,6 +71,8 @@ public static class NodeHost
         // 03:38:34"); real starvation shows in the thread-pool metrics.
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error); // categories match from their start
 
+        // Continuations on the socket threads, not the thread pool (Proxy:InlineIo; ProxySettings says why).
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.Proxy.InlineIo);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

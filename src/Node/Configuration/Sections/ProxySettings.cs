@@ -6,7 +6,7 @@ namespace CacheCluster.Node.Configuration;
 public sealed class ProxySettings
 {
     internal static readonly string[] Keys =
-        ["Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders",
+        ["Listen", "ConnectPorts", "ConnectTimeout", "OriginTimeout", "OriginIdleTimeout", "Sites", "ViaName", "CacheName", "DebugHeaders", "InlineIo",
          "HttpsListen", "Tls"]; // the HTTPS proxy listener (FrontEnd/Tls/HttpsProxySettings.cs)
 
     public required IReadOnlyList<IPEndPoint> Listen { get; init; }
@@ -21,6 +21,13 @@ public sealed class ProxySettings
     public required string CacheName { get; init; }
     /// <summary>Adds X-Cache-Node / X-Cache-Owner (node names) to responses: for benchmarks and debugging.</summary>
     public bool DebugHeaders { get; init; }
+    /// <summary>
+    /// Proxy:InlineIo (default true): socket completions run on the socket event threads (.NET's
+    /// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS, one event thread per core) instead of being handed to the thread
+    /// pool after each read and write (measured: 1 KiB hits 36k -> 55k req/s, 0.77x -> 1.16x ATS; 64 KiB 0.78x -> 0.85x).
+    /// Safe because nothing on the request path blocks (disk calls have their own threads); false restores dispatch.
+    /// </summary>
+    public bool InlineIo { get; init; } = true;
     /// <summary>The HTTPS proxy listener: Proxy:HttpsListen, Proxy:Tls:* (FrontEnd/Tls).</summary>
     public FrontEnd.Tls.HttpsProxySettings Https { get; init; } = FrontEnd.Tls.HttpsProxySettings.Off;
 
@@ -38,6 +45,7 @@ public sealed class ProxySettings
             ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
             DebugHeaders = r.Bool("Proxy:DebugHeaders", false),
+            InlineIo = r.Bool("Proxy:InlineIo", true),
             Https = FrontEnd.Tls.HttpsProxySettings.Read(r),
         };
     }
