@@ -71,8 +71,6 @@ public static class NodeHost
         // 03:38:34"); real starvation shows in the thread-pool metrics.
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error); // categories match from their start
 
-        // Continuations on the socket threads, not the thread pool (Proxy:InlineIo; ProxySettings says why).
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = settings.Proxy.InlineIo);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
