@@ -14,7 +14,7 @@ public sealed class RequestRates(int perSecond, int burst)
 {
     private const int SweepAbove = 10_000;
     private readonly long _interval = Math.Max(1, Stopwatch.Frequency / Math.Max(1, perSecond));
-    private readonly long _window = Math.Max(1, Stopwatch.Frequency / Math.Max(1, perSecond)) * Math.Max(1, burst);
+    private long Window => _interval * Math.Max(1, burst);
     private readonly ConcurrentDictionary<string, StrongBox<long>> _full = new();
 
     /// <summary>Takes one request; null when allowed, else how long until one would be.</summary>
@@ -27,7 +27,7 @@ public sealed class RequestRates(int perSecond, int burst)
         {
             long full = Volatile.Read(ref box.Value);
             long after = Math.Max(full, now) + _interval;
-            if (after - now > _window) return Stopwatch.GetElapsedTime(0, after - _window - now);
+            if (after - now > Window) return Stopwatch.GetElapsedTime(0, after - Window - now);
             if (Interlocked.CompareExchange(ref box.Value, after, full) == full) return null;
         }
     }
