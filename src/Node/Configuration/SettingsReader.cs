@@ -151,7 +151,7 @@ internal sealed class SettingsReader(IConfiguration config, string contentRoot)
         if (value is null) return (null, key);
         var problem = PostgresConnection.Validate(value);
         if (problem is not null) { Error(key, problem); return (null, key); }
-        return (value, key);
+        return (PostgresConnection.WithNodeDefaults(value), key);
     }
 
     /// <summary>

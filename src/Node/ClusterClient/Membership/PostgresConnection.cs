@@ -23,6 +23,22 @@ public static class PostgresConnection
         return null;
     }
 
+    /// <summary>
+    /// The connection string as the node uses it: GSS encryption is off unless the operator asks for it (in the string
+    /// or with PGGSSENCMODE). Npgsql's default ("Prefer") asks the system's Kerberos library for a context on every new
+    /// connection; that call blocks, for seconds where no KDC answers, and runs wherever the socket's connect completed:
+    /// with Proxy:InlineIo that is the thread that serves every socket of the node. Measured: a node's silo messages
+    /// stalled until its peers declared it dead while it reconnected to the database.
+    /// </summary>
+    public static string WithNodeDefaults(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        bool named = given.Keys.Cast<string>().Any(k => k.Replace(" ", "").Equals("GssEncryptionMode", StringComparison.OrdinalIgnoreCase)
+                                                    || k.Equals("gssencmode", StringComparison.OrdinalIgnoreCase));
+        if (named || Environment.GetEnvironmentVariable("PGGSSENCMODE") is not null) return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { GssEncryptionMode = GssEncryptionMode.Disable }.ConnectionString;
+    }
+
     /// <summary>"host:port, database 'db', user 'name'": what an operator needs to find the server, minus secrets.</summary>
     public static string Describe(string connectionString)
     {

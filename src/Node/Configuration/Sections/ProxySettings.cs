@@ -22,12 +22,11 @@ public sealed class ProxySettings
     /// <summary>Adds X-Cache-Node / X-Cache-Owner (node names) to responses: for benchmarks and debugging.</summary>
     public bool DebugHeaders { get; init; }
     /// <summary>
-    /// Proxy:InlineIo (default false): socket completions run on the socket event threads (.NET's
+    /// Proxy:InlineIo (default true): socket completions run on the socket event threads (.NET's
     /// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS, one event thread per core) instead of being handed to the thread
     /// pool after each read and write. Measured on one node: 1 KiB hits 36k -> 55k req/s (0.77x -> 1.16x ATS), 64 KiB
-    /// 0.78x -> 0.85x. Off by default: every socket of the process shares those threads, and in a cluster test
-    /// (PostgreSQL down and back) silo-to-silo messages of one node stalled for seconds until its peers declared it
-    /// dead; something on that path blocks an event thread, not yet found.
+    /// 0.78x -> 0.85x. Every socket of the process shares those threads, so nothing after a socket operation may
+    /// block (docs/architecture.md, "Threads"); false goes back to the hand-off.
     /// </summary>
     public bool InlineIo { get; init; }
     /// <summary>The HTTPS proxy listener: Proxy:HttpsListen, Proxy:Tls:* (FrontEnd/Tls).</summary>
@@ -47,7 +46,7 @@ public sealed class ProxySettings
             ViaName = r.Token("Proxy:ViaName", Environment.MachineName),
             CacheName = r.Token("Proxy:CacheName", "CacheCluster"),
             DebugHeaders = r.Bool("Proxy:DebugHeaders", false),
-            InlineIo = r.Bool("Proxy:InlineIo", false),
+            InlineIo = r.Bool("Proxy:InlineIo", true),
             Https = FrontEnd.Tls.HttpsProxySettings.Read(r),
         };
     }
