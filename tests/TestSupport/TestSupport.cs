@@ -158,6 +158,22 @@ public static class Ports
 {
     public static int Free() => Free(1)[0];
 
+    /// <summary>
+    /// A loopback port where connections are refused for as long as the result lives: bound, never listening, so no
+    /// other test's listener can take it meanwhile (a port that was merely free once can be, and a "dead" parent then
+    /// answered 404).
+    /// </summary>
+    public static RefusingPort Refusing() => new();
+
+    public sealed class RefusingPort : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        public RefusingPort() => _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+        public override string ToString() => $"127.0.0.1:{Port}";
+        public void Dispose() => _socket.Dispose();
+    }
+
     /// <summary>Distinct free loopback ports (held open together while choosing, so they differ).</summary>
     public static int[] Free(int count)
     {

@@ -57,8 +57,8 @@ public class ForwardingTests(NodeAndOrigin env) : IClassFixture<NodeAndOrigin>
     [Fact]
     public async Task An_unreachable_origin_is_a_502_that_says_so()
     {
-        var port = Ports.Free(); // nothing listens there
-        using var r = await Client.GetAsync($"http://127.0.0.1:{port}/x");
+        using var refusing = Ports.Refusing();
+        using var r = await Client.GetAsync($"http://{refusing}/x");
         Assert.Equal(HttpStatusCode.BadGateway, r.StatusCode);
         Assert.Contains("refused the connection", await r.Content.ReadAsStringAsync());
     }

@@ -91,7 +91,8 @@ public class ParentPeeringTests
         var parent = await LocalCluster.StartAsync(1, Site("parent-site"));
         try
         {
-            var dead = $"127.0.0.1:{Ports.Free()}"; // nothing listens there
+            using var refusing = Ports.Refusing();
+            var dead = refusing.ToString();
             var accessLog = Path.Combine(TempDir.Create("carp-accesslog"), "access.log");
             var live = $"127.0.0.1:{parent.Nodes[0].ProxyPort}";
             await using var child = await LocalCluster.StartAsync(1, Site("child-site", new()
@@ -147,7 +148,8 @@ public class ParentPeeringTests
     public async Task Without_direct_fallback_a_dead_parent_is_a_502_naming_the_parent()
     {
         await using var origin = await OriginServer.StartAsync(new OriginOptions());
-        var dead = $"127.0.0.1:{Ports.Free()}";
+        using var refusing = Ports.Refusing();
+        var dead = refusing.ToString();
         await using var child = await TestNode.StartAsync(settings: Site("child-site", new()
         {
             ["Upstream:Parents"] = dead,
