@@ -182,7 +182,7 @@ node_details() {
     warns=$(grep -cE '^(warn|fail|crit):' "$TMP/node$i.running.log" || true)
     peak=$(awk -v c=$((i + 1)) '$c > m {m = $c} END {print m + 0}' "$TMP/node.rss")
     a=$TMP/node$i-after.prom
-    DETAILS+=("node$i: log lines 'lost chunk' $lost, 'aborted' $aborted, warn/fail entries $warns; peak RSS $(mib "$peak") MiB; store entries $(metric "$a" cachecluster_store_entries), body $(mib $(($(metric "$a" cachecluster_store_body_bytes) / 1024))) MiB, disk $(mib $(($(metric "$a" cachecluster_store_disk_bytes) / 1024))) MiB, log $(mib $(($(metric "$a" cachecluster_store_log_bytes) / 1024))) MiB, evictions $(metric "$a" cachecluster_store_evictions_total) ($(mib $(($(metric "$a" cachecluster_store_evicted_bytes_total) / 1024))) MiB), copied forward $(metric "$a" cachecluster_store_moved_entries_total) entries ($(mib $(($(metric "$a" cachecluster_store_moved_bytes_total) / 1024))) MiB), write waits $(metric "$a" cachecluster_store_write_waits_total) ($(metric "$a" cachecluster_store_write_wait_seconds_total) s), hot copies $(metric "$a" cachecluster_hot_entries) ($(mib $(($(metric "$a" cachecluster_hot_bytes) / 1024))) MiB); outcomes during the run: $(outcomes "$i")")
+    DETAILS+=("node$i: log lines 'lost chunk' $lost, 'aborted' $aborted, warn/fail entries $warns; peak RSS $(mib "$peak") MiB; store entries $(metric "$a" cachecluster_store_entries), body $(mib $(($(metric "$a" cachecluster_store_body_bytes) / 1024))) MiB, disk $(mib $(($(metric "$a" cachecluster_store_disk_bytes) / 1024))) MiB, log $(mib $(($(metric "$a" cachecluster_store_log_bytes) / 1024))) MiB, evictions $(metric "$a" cachecluster_store_evictions_total) ($(mib $(($(metric "$a" cachecluster_store_evicted_bytes_total) / 1024))) MiB), copied forward $(metric "$a" cachecluster_store_moved_entries_total) entries ($(mib $(($(metric "$a" cachecluster_store_moved_bytes_total) / 1024))) MiB), write waits $(metric "$a" cachecluster_store_write_waits_total) ($(metric "$a" cachecluster_store_write_wait_seconds_total) s), hot copies $(metric "$a" cachecluster_hot_entries) ($(mib $(($(metric "$a" cachecluster_hot_bytes) / 1024))) MiB); outcomes during the run: $(outcomes "$i"); p50/p99 ms by outcome (the node's histogram, bucket upper bounds): $(latencies "$i")")
     if ((lost + aborted > 0)); then
       DETAILS+=("  first of them: $(grep -m3 -iE 'lost chunk|aborted' "$TMP/node$i.running.log" | cut -c1-220 | paste -sd'|')")
     fi
@@ -197,6 +197,31 @@ outcomes() {
   [[ -f $b ]] || b=/dev/null
   awk -F'[{}" ]+' '/^cachecluster_requests_total\{/ { v[$3] += (FILENAME == ARGV[1] ? -$NF : $NF) }
     END { for (k in v) if (v[k] != 0) printf "%s %.0f ", k, v[k] }' "$b" "$a"
+}
+
+# latencies I: per outcome, the upper bounds of the duration buckets holding the 50th and 99th percentile during
+# the measured phase ("hit 2.5/50 miss 5/100 ..."): where the tail comes from, which wrk cannot say.
+latencies() {
+  local b=$TMP/node$1-before.prom a=$TMP/node$1-after.prom
+  [[ -f $b ]] || b=/dev/null
+  awk -F'[{}" ,]+' '/^cachecluster_request_duration_seconds_bucket\{/ {
+      o = ""; le = ""
+      for (f = 2; f < NF; f += 2) { if ($f == "outcome=") o = $(f + 1); if ($f == "le=") le = $(f + 1) }
+      if (o == "" || le == "") next
+      c[o, le] += (FILENAME == ARGV[1] ? -$NF : $NF); les[le] = 1; outs[o] = 1 }
+    END {
+      n = 0; for (le in les) { n++; l[n] = le }
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && (l[j] == "+Inf" ? 1e99 : l[j] + 0) < (l[j-1] == "+Inf" ? 1e99 : l[j-1] + 0); j--) { t = l[j]; l[j] = l[j-1]; l[j-1] = t }
+      for (o in outs) {
+        total = c[o, "+Inf"]; if (total <= 0) continue
+        p50 = ""; p99 = ""
+        for (i = 1; i <= n; i++) {
+          v = (l[i] == "+Inf" ? "inf" : l[i] * 1000)
+          if (p50 == "" && c[o, l[i]] >= 0.5 * total) p50 = v
+          if (p99 == "" && c[o, l[i]] >= 0.99 * total) p99 = v
+        }
+        printf "%s %s/%s ", o, p50, p99
+      } }' "$b" "$a"
 }
 
 report() {

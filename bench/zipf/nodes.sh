@@ -92,5 +92,5 @@ stop_nodes() {
 # metrics I: the node's /metrics lines of interest (store, requests, origin, hot copies).
 metrics() {
   curl -sS --max-time 10 "http://127.0.0.1:${NMGMT[$1]}/metrics" 2>/dev/null \
-    | grep -E '^cachecluster_(store_|requests_total|origin_fetches_total|origin_bytes_total|client_bytes_total|hot_)' || true
+    | grep -E '^cachecluster_(store_|requests_total|request_duration_seconds_bucket|origin_fetches_total|origin_bytes_total|client_bytes_total|hot_)' || true
 }

@@ -39,11 +39,13 @@ public interface ICacheEntryGrain : IGrainWithGuidKey
     Task<FillAck> AppendChunkAsync(long fillId, int index, Immutable<byte[]> data);
 
     /// <summary>
-    /// Commits a fill whose body was read to its end: the published head becomes the stored entry, visible
-    /// to lookups at once. <see cref="FillAck.Refused"/> (nothing stored, the fill ends) when the chunks do not add up to
-    /// <paramref name="bodyLength"/> or nothing was published.
+    /// Commits a fill whose body was read to its end, with its last chunk (<paramref name="lastChunk"/>, empty when
+    /// every chunk was appended): the published head becomes the stored entry. Lookups that arrive while it is being
+    /// written wait for it (a client asking again right after the leader's client is answered from the entry even
+    /// when the leader did not wait for the commit). <see cref="FillAck.Refused"/> (nothing stored, the fill ends)
+    /// when the chunks do not add up to <paramref name="bodyLength"/> or nothing was published.
     /// </summary>
-    Task<FillAck> CommitFillAsync(long fillId, long bodyLength);
+    Task<FillAck> CommitFillAsync(long fillId, long bodyLength, Immutable<byte[]> lastChunk);
 
     /// <summary>
     /// Ends a revalidation that the origin answered with 304: the stored entry (same body) gets the updated

@@ -57,8 +57,23 @@ public sealed partial class CacheEntryGrain
         return FillAck.Accepted;
     }
 
-    public async Task<FillAck> CommitFillAsync(long fillId, long bodyLength)
+    public Task<FillAck> CommitFillAsync(long fillId, long bodyLength, Immutable<byte[]> lastChunk)
     {
+        if (_fills.Current(fillId) is null) return Task.FromResult(FillAck.NotCurrent);
+        // Set before the first await: a lookup that arrives while the store writes (held by a checkpoint, say)
+        // waits for the entry instead of following a fill whose body is already all here.
+        var commit = CommitCoreAsync(fillId, bodyLength, lastChunk.Value);
+        if (!commit.IsCompleted) _committing = commit;
+        return commit;
+    }
+
+    private async Task<FillAck> CommitCoreAsync(long fillId, long bodyLength, byte[] lastChunk)
+    {
+        if (lastChunk.Length > 0)
+        {
+            var current = _fills.Current(fillId)!;
+            if (await AppendChunkAsync(fillId, current.NextIndex, new Immutable<byte[]>(lastChunk)) != FillAck.Accepted) return FillAck.NotCurrent;
+        }
         if (_fills.Current(fillId) is not { } fill) return FillAck.NotCurrent;
         if (fill.Head is null)
         {
@@ -86,6 +101,17 @@ public sealed partial class CacheEntryGrain
         DropHotCopies(fill.CacheKey);
         _fills.Committed(fill, committed);
         return FillAck.Accepted;
+    }
+
+    /// <summary>Waits for a commit being written (see <see cref="CommitFillAsync"/>); its failure is its caller's.</summary>
+    private async ValueTask AwaitCommitAsync()
+    {
+        while (_committing is { } commit)
+        {
+            if (commit.IsCompleted) { if (ReferenceEquals(_committing, commit)) _committing = null; break; }
+            try { await commit; }
+            catch (Exception) { /* reported to the leader; the lookup goes on with what is there */ }
+        }
     }
 
     public async Task<FillAck> RefreshFillAsync(long fillId, EntryHead refreshed)

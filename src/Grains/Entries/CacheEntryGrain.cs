@@ -40,6 +40,7 @@ public sealed partial class CacheEntryGrain(
     private UInt128 _keyHash;
     private bool _loaded;
     private EntryHead? _head;
+    private Task<FillAck>? _committing; // a fill's commit being written; lookups wait for it (CommitFillAsync)
     private FillSingleFlight _fills = null!;
     private EntryHandoff _handoff = null!;
     private OwnerRanking.ViewVersion _checkedVersion;
@@ -70,6 +71,7 @@ public sealed partial class CacheEntryGrain(
     public async Task<LookupResult> LookupAsync(string cacheKey, bool wantFill, string? hotCopyNode = null)
     {
         CheckOwnership();
+        if (_committing is not null) await AwaitCommitAsync();
         if (!_loaded) await LoadAsync();
         var head = _head;
         if (head is not null && string.Equals(head.CacheKey, cacheKey, StringComparison.Ordinal))

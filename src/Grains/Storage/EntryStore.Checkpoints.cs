@@ -79,6 +79,17 @@ public sealed partial class EntryStore
         }
 
         long heldMs = stopwatch.ElapsedMilliseconds;
+        // The log commit (sync, then the metadata) runs now, writes let through again and outside FASTER's epoch: it
+        // names only pages FASTER already wrote (DeferredCommitCheckpointManager says why it is not done inside).
+        if (_deferredCommits is { } deferred)
+        {
+            try { await deferred.CommitPendingAsync().ConfigureAwait(false); }
+            catch (Exception ex) when (ex is not ObjectDisposedException)
+            {
+                MarkFaulted($"a checkpoint's commit failed ({ex.GetBaseException().Message})");
+                throw Unavailable();
+            }
+        }
         // Only now, with a complete checkpoint on disk, do the older ones go.
         _lastGoodToken = token;
         PurgeCheckpointsExcept(token);

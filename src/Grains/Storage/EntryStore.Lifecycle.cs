@@ -112,7 +112,8 @@ public sealed partial class EntryStore
         ICheckpointManager manager = new DeviceLogCommitCheckpointManager(
             new FaultWatchingDeviceFactory(new LocalStorageNamedDeviceFactory(), OnWriteError),
             new DefaultCheckpointNamingScheme(_checkpointDirectory), removeOutdated: false);
-        _checkpointManager = fileDevice is null ? manager : new SyncingCheckpointManager(manager, fileDevice.Sync);
+        _deferredCommits = fileDevice is null ? null : new DeferredCommitCheckpointManager(manager, fileDevice.Sync);
+        _checkpointManager = (ICheckpointManager?)_deferredCommits ?? manager;
         _store = new FasterKV<SpanByte, SpanByte>(
             _indexBuckets,
             new LogSettings
@@ -121,7 +122,7 @@ public sealed partial class EntryStore
                 PageSizeBits = PageSizeBits,
                 MemorySizeBits = _memoryBits,
                 SegmentSizeBits = _segmentBits,
-                MutableFraction = 0.9,
+                MutableFraction = 0.1,
             },
             new CheckpointSettings { CheckpointManager = _checkpointManager, RemoveOutdated = false });
     }

@@ -102,6 +102,7 @@ public sealed partial class EntryStore : IAsyncDisposable
 
     private IDevice? _device;
     private ICheckpointManager? _checkpointManager;
+    private DeferredCommitCheckpointManager? _deferredCommits; // the same manager, on Linux (FileDevice)
     private FasterKV<SpanByte, SpanByte>? _store;
     private int _state;
     private int _pooledSessions;

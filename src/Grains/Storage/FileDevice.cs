@@ -8,20 +8,25 @@ namespace CacheCluster.Grains.Storage;
 /// <summary>
 /// The store's log device: one file per segment (<c>hlog.log.N</c>, as FASTER's own devices name them), positional
 /// reads and writes (no shared file position, so no lock and no pool of streams per segment), run on
-/// <see cref="DiskThreads"/> rather than the thread pool. Writes are synced every 8 MiB by the writer threads, and
-/// before a checkpoint is committed <see cref="Sync"/> puts the rest on disk (<see cref="SyncingCheckpointManager"/>),
-/// so a checkpoint still only names durable pages. FASTER's device synced every 1 MiB page on a pool thread.
+/// <see cref="DiskThreads"/> rather than the thread pool. Writes are synced every 8 MiB by a sync thread of the
+/// device's own, and before a checkpoint is committed <see cref="Sync"/> puts the rest on disk
+/// (<see cref="DeferredCommitCheckpointManager"/>), so a checkpoint still only names durable pages. FASTER's device
+/// synced every 1 MiB page on a pool thread.
 /// Linux only (fdatasync); other systems keep FASTER's own device.
 /// </summary>
 internal sealed class FileDevice : StorageDeviceBase
 {
     private readonly ConcurrentDictionary<int, SafeFileHandle> _segments = new();
-    // Written bytes are synced by the writer threads every SyncEveryBytes, so the sync before a checkpoint commit (which
-    // holds the store's writes) has little left to do: syncing a checkpoint interval's writes at once (~100 MB under
-    // churn) made checkpoints 2-10x longer.
+    // Written bytes are synced every SyncEveryBytes, so the sync before a checkpoint commit has little left to do:
+    // syncing a checkpoint interval's writes at once (~100 MB under churn) made checkpoints 2-10x longer. Not by the
+    // writer threads: a write that waited for an fdatasync (a second or two on a busy disk) held FASTER's page flush,
+    // and FASTER's writers spin on pool threads until a page is free (the thread pool stalled as long).
     private const long SyncEveryBytes = 8L << 20;
     private readonly ConcurrentDictionary<int, bool> _unsynced = new();
     private long _unsyncedBytes;
+    private readonly AutoResetEvent _syncWanted = new(false);
+    private readonly object _syncLock = new(); // a Sync returns only once everything written before it is on disk
+    private volatile Exception? _syncError;    // a failed background sync fails the next write: the store learns of it
     private readonly DiskThreads _threads;
     private int _pending;
     private volatile bool _disposed;
@@ -31,6 +36,19 @@ internal sealed class FileDevice : StorageDeviceBase
     {
         _threads = threads ?? DiskThreads.Shared;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(fileName))!);
+        new Thread(SyncLoop) { IsBackground = true, Name = "store sync" }.Start();
+    }
+
+    private void SyncLoop()
+    {
+        while (true)
+        {
+            _syncWanted.WaitOne();
+            if (_disposed) return;
+            try { Sync(); }
+            catch (Exception ex) when (ex is not ObjectDisposedException) { _syncError = ex; }
+            catch (ObjectDisposedException) { return; }
+        }
     }
 
     /// <summary>Operations submitted and not yet completed.</summary>
@@ -84,13 +102,15 @@ internal sealed class FileDevice : StorageDeviceBase
             uint error = 0;
             try
             {
+                if (_syncError is { } failed)
+                    throw failed;
                 var handle = Segment(segmentId, create: true);
                 _unsynced[segmentId] = true; // before the write: a Sync that runs after its callback must see it
                 RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)sourceAddress, (int)numBytesToWrite), (long)destinationAddress);
                 if (Interlocked.Add(ref _unsyncedBytes, numBytesToWrite) >= SyncEveryBytes)
                 {
                     Interlocked.Exchange(ref _unsyncedBytes, 0);
-                    Sync(); // a failure fails this write: the store learns its disk is failing
+                    _syncWanted.Set();
                 }
             }
             catch (Exception ex)
@@ -105,6 +125,14 @@ internal sealed class FileDevice : StorageDeviceBase
 
     /// <summary>Puts every segment written since the last call on disk; throws when the disk fails.</summary>
     public void Sync()
+    {
+        if (_syncError is { } failed)
+            throw new IOException($"an earlier sync failed: {failed.Message}", failed);
+        lock (_syncLock)
+            SyncLocked();
+    }
+
+    private void SyncLocked()
     {
         foreach (var segment in _unsynced.Keys)
         {
@@ -159,6 +187,7 @@ internal sealed class FileDevice : StorageDeviceBase
     public override void Dispose()
     {
         _disposed = true;
+        _syncWanted.Set();
         foreach (var segment in _segments.Keys)
             if (_segments.TryRemove(segment, out var handle))
                 handle.Dispose();

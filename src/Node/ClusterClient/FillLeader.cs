@@ -11,21 +11,32 @@ namespace CacheCluster.Node.ClusterClient;
 /// streams to the client, and commits once the body was read to its end.
 /// Each chunk is a fresh array handed over as immutable (Orleans does not copy it). Any answer but
 /// <see cref="FillAck.Accepted"/> (the fill ended meanwhile) stops the storing; the client's response goes on.
+/// Chunks go to the owner one after another (in order) but ahead of the client's copy: the client waits for the
+/// store only once <see cref="MaxChunksAhead"/> chunks are still on their way (a store held by a checkpoint).
 /// </summary>
 public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBytes)
 {
+    /// <summary>Chunks (64 KiB each) handed to the owner that it has not acknowledged yet, at most.</summary>
+    internal const int MaxChunksAhead = 16;
+
     private byte[] _buffer = new byte[role.ChunkBytes];
     private int _filled;
     private int _index;
     private long _total;
+    private Task _appended = Task.CompletedTask; // the last append handed over; each waits for the one before
+    private Queue<Task>? _ahead;                  // appends not yet acknowledged, oldest first
 
-    public bool Active { get; private set; } = true;
+    private bool _ended;          // the storing stopped: owner said no, a call failed, aborted, or a terminal call made
+    private Task<bool>? _commit;  // the commit, once asked for (asking twice gets the same one)
+
+    /// <summary>Still storing: chunks and a commit are welcome.</summary>
+    public bool Active => !_ended && _commit is null;
 
     /// <summary>Tells followers what the origin said. Anything but Stream ends the fill.</summary>
     public async Task PublishAsync(FillOutcome outcome)
     {
         if (!Active) return;
-        if (outcome.Kind != FillOutcomeKind.Stream) Active = false;
+        if (outcome.Kind != FillOutcomeKind.Stream) _ended = true;
         await Guard(owner.PublishAsync(role.FillId, outcome));
     }
 
@@ -37,12 +48,12 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
     {
         try
         {
-            if (await call != FillAck.Accepted) Active = false; // the fill ended meanwhile (aborted, stalled, replaced)
+            if (await call != FillAck.Accepted) _ended = true; // the fill ended meanwhile (aborted, stalled, replaced)
         }
         // InvalidOperationException: a chunk out of order, a bug on this side; stop storing rather than fail the client.
         catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException)
         {
-            Active = false;
+            _ended = true;
             await EndAfterFailureAsync(ex);
         }
     }
@@ -77,36 +88,66 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
             data.Span[..n].CopyTo(_buffer.AsSpan(_filled));
             _filled += n;
             data = data[n..];
-            if (_filled == _buffer.Length) await FlushAsync(last: false);
+            if (_filled == _buffer.Length) await HandOverAsync();
         }
         return Active;
     }
 
-    private async Task FlushAsync(bool last)
+    /// <summary>Hands the full buffer to the owner behind the appends already on their way; waits only when too many are.</summary>
+    private async ValueTask HandOverAsync()
     {
-        if (_filled == 0 || !Active) return;
-        var chunk = _filled == _buffer.Length ? _buffer : _buffer.AsSpan(0, _filled).ToArray();
+        var chunk = _buffer;
         _filled = 0;
-        // The handed-over array now belongs to the owner; never write into it again.
-        if (ReferenceEquals(chunk, _buffer)) _buffer = last ? [] : new byte[role.ChunkBytes];
-        await Guard(owner.AppendChunkAsync(role.FillId, _index++, new Immutable<byte[]>(chunk)));
+        _buffer = new byte[role.ChunkBytes]; // the handed-over array now belongs to the owner; never written again
+        _ahead ??= new Queue<Task>();
+        while (_ahead.Count >= MaxChunksAhead) await _ahead.Dequeue();
+        _appended = AppendAfterAsync(_appended, _index++, chunk);
+        _ahead.Enqueue(_appended);
     }
 
-    public async Task<bool> CommitAsync()
+    private async Task AppendAfterAsync(Task previous, int index, byte[] chunk)
     {
-        if (!Active) return false;
-        await FlushAsync(last: true);
-        if (!Active) return false;
-        Active = false;
-        try { return await owner.CommitFillAsync(role.FillId, _total) == FillAck.Accepted; }
-        catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
+        await previous;
+        if (_ended) return; // an append before this one ended the fill
+        await Guard(owner.AppendChunkAsync(role.FillId, index, new Immutable<byte[]>(chunk)));
+    }
+
+    /// <summary>Waits for the appends on their way (their failures end the fill, see <see cref="Guard"/>).</summary>
+    private async Task DrainAsync()
+    {
+        if (_ahead is null) return;
+        while (_ahead.Count > 0) await _ahead.Dequeue();
+    }
+
+    /// <summary>
+    /// Commits the fill: the appends on their way, then the last chunk with the commit in one call (the owner makes
+    /// lookups that arrive meanwhile wait for the entry, so the commit message only has to be sent before the client's
+    /// last byte, not acknowledged).
+    /// </summary>
+    public Task<bool> CommitAsync()
+    {
+        if (_commit is not null) return _commit;
+        if (_ended) return Task.FromResult(false);
+        return _commit = CommitCoreAsync();
+    }
+
+    private async Task<bool> CommitCoreAsync()
+    {
+        await DrainAsync();
+        if (_ended) return false;
+        var last = _filled == 0 ? [] : _filled == _buffer.Length ? _buffer : _buffer.AsSpan(0, _filled).ToArray();
+        _buffer = [];
+        _filled = 0;
+        _ended = true;
+        try { return await owner.CommitFillAsync(role.FillId, _total, new Immutable<byte[]>(last)) == FillAck.Accepted; }
+        catch (Exception ex) when (OwnerCalls.IsTransient(ex) || ex is InvalidOperationException) { await EndAfterFailureAsync(ex); return false; }
     }
 
     /// <summary>Ends a revalidation answered with 304: the owner refreshes the stored entry's head.</summary>
     public async Task<bool> RefreshAsync(EntryHead refreshed)
     {
         if (!Active) return false;
-        Active = false;
+        _ended = true;
         try { return await owner.RefreshFillAsync(role.FillId, refreshed) == FillAck.Accepted; }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
     }
@@ -115,7 +156,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
     public async Task<bool> CommitVaryAsync(EntryHead marker)
     {
         if (!Active) return false;
-        Active = false;
+        _ended = true;
         try { return await owner.CommitVaryAsync(role.FillId, marker) == FillAck.Accepted; }
         catch (Exception ex) when (OwnerCalls.IsTransient(ex)) { await EndAfterFailureAsync(ex); return false; }
     }
@@ -140,7 +181,8 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
     public async Task AbortAsync()
     {
         if (!Active) return;
-        Active = false;
+        _ended = true; // appends still on their way stop at the next one; the owner ignores them once the fill ended
+        if (_ahead is { Count: > 0 }) _ = DrainAsync().ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
         await EndFillAsync();
     }
 

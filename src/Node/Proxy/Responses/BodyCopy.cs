@@ -8,7 +8,8 @@ namespace CacheCluster.Node.Proxy.Responses;
 /// Streams the origin body to the client and, when storing, to the fill. The fill commits only once the
 /// body's framing says it ended (RFC 9112 6.3: the last chunk, or the declared length followed by the end
 /// the length stream reports at once), before the client sees the last byte of a Content-Length body, so a
-/// client that asks again right away already gets a hit. On an origin failure mid-body, or an origin that
+/// client that asks again right away already gets a hit (the owner holds lookups until a commit it received is
+/// written; the client itself waits for it at most <see cref="CommitPatience"/>). On an origin failure mid-body, or an origin that
 /// sends nothing for Proxy:OriginIdleTimeout, the client connection is aborted (a truncated body never looks
 /// complete) and the fill with it (followers are cut off too); a client abort ends the copy (and the fill).
 /// </summary>
@@ -88,10 +89,32 @@ public sealed class BodyCopy(NodeSettings settings, ILogger<BodyCopy> logger)
         }
     }
 
+    /// <summary>
+    /// How long the client's last bytes wait for the commit. The owner makes lookups wait for a commit it has received,
+    /// so a client asking again right away still gets the entry; this only bounds what a store held by a checkpoint
+    /// (tens of milliseconds, more on a busy disk) adds to a miss.
+    /// </summary>
+    internal static readonly TimeSpan CommitPatience = TimeSpan.FromMilliseconds(20);
+
     private async Task CommitAsync(FillLeader? fill, HttpResponseMessage originResponse)
     {
         if (fill is not { Active: true }) return;
-        if (!await fill.CommitAsync())
-            logger.LogWarning("The owner refused to commit {Url}", originResponse.RequestMessage?.RequestUri);
+        var commit = CommitAndReportAsync(fill, originResponse.RequestMessage?.RequestUri);
+        if (commit.IsCompleted) return;
+        try { await commit.WaitAsync(CommitPatience); }
+        catch (TimeoutException) { /* it finishes on its own (and reports its failure) */ }
+    }
+
+    private async Task CommitAndReportAsync(FillLeader fill, Uri? url)
+    {
+        try
+        {
+            if (!await fill.CommitAsync())
+                logger.LogWarning("The owner refused to commit {Url}", url);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Storing {Url} failed at its commit: {Message}", url, ex.Message);
+        }
     }
 }
