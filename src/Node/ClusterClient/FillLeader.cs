@@ -17,9 +17,10 @@ namespace CacheCluster.Node.ClusterClient;
 public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBytes)
 {
     /// <summary>Chunks (64 KiB each) handed to the owner that it has not acknowledged yet, at most.</summary>
-    internal const int MaxChunksAhead = 16;
+    public const int MaxChunksAhead = 16;
 
-    private byte[] _buffer = new byte[role.ChunkBytes];
+    private byte[] _buffer = [];      // the chunk being filled; allocated on first use (NextBuffer)
+    private long _expected = -1;      // the body's declared length, when the origin gave one
     private int _filled;
     private int _index;
     private long _total;
@@ -72,6 +73,18 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
         return Task.CompletedTask;
     }
 
+    /// <summary>The body's declared length: chunks are then allocated to the size they will have (most bodies are
+    /// far smaller than a chunk; a full-size, zeroed chunk per miss was most of the fill path's allocation).</summary>
+    public void ExpectLength(long? length) => _expected = length ?? -1;
+
+    /// <summary>A fresh chunk array (uninitialized: every byte handed over is written first): the declared rest of the body
+    /// when that is under a chunk, else a whole chunk.</summary>
+    private byte[] NextBufferAt(long position)
+    {
+        long rest = _expected >= 0 ? _expected - position : long.MaxValue;
+        return GC.AllocateUninitializedArray<byte>((int)Math.Clamp(rest, 1, role.ChunkBytes));
+    }
+
     /// <summary>Adds body bytes; returns false (and aborts the fill) once the object exceeds the size limit.</summary>
     public async ValueTask<bool> AddAsync(ReadOnlyMemory<byte> data)
     {
@@ -82,13 +95,22 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
             await AbortAsync();
             return false;
         }
+        long before = _total - data.Length;
         while (data.Length > 0)
         {
+            if (_filled == _buffer.Length)
+            {
+                // No buffer yet, or a short one (sized to the declared length) that more bytes arrived for: a whole chunk.
+                var grown = _filled == 0 ? NextBufferAt(before) : GC.AllocateUninitializedArray<byte>(role.ChunkBytes);
+                _buffer.AsSpan(0, _filled).CopyTo(grown);
+                _buffer = grown;
+            }
             int n = Math.Min(data.Length, _buffer.Length - _filled);
             data.Span[..n].CopyTo(_buffer.AsSpan(_filled));
             _filled += n;
+            before += n;
             data = data[n..];
-            if (_filled == _buffer.Length) await HandOverAsync();
+            if (_filled == role.ChunkBytes) await HandOverAsync();
         }
         return Active;
     }
@@ -98,7 +120,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
     {
         var chunk = _buffer;
         _filled = 0;
-        _buffer = new byte[role.ChunkBytes]; // the handed-over array now belongs to the owner; never written again
+        _buffer = []; // the handed-over array now belongs to the owner; never written again (AddAsync takes a fresh one)
         _ahead ??= new Queue<Task>();
         while (_ahead.Count >= MaxChunksAhead) await _ahead.Dequeue();
         _appended = AppendAfterAsync(_appended, _index++, chunk);

@@ -22,6 +22,7 @@ public sealed class BodyCopy(NodeSettings settings, ILogger<BodyCopy> logger)
         var declared = originResponse.Content.Headers.ContentLength; // BodyFraming.Of removed one chunked overrides
         long total = 0;
         var idleTimeout = settings.Proxy.OriginIdleTimeout;
+        fill?.ExpectLength(declared);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         try
