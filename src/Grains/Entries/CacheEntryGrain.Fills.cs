@@ -106,12 +106,10 @@ public sealed partial class CacheEntryGrain
     /// <summary>Waits for a commit being written (see <see cref="CommitFillAsync"/>); its failure is its caller's.</summary>
     private async ValueTask AwaitCommitAsync()
     {
-        while (_committing is { } commit)
-        {
-            if (commit.IsCompleted) { if (ReferenceEquals(_committing, commit)) _committing = null; break; }
-            try { await commit; }
-            catch (Exception) { /* reported to the leader; the lookup goes on with what is there */ }
-        }
+        var commit = _committing!;
+        try { await commit; }
+        catch (Exception) { /* reported to the leader; the lookup goes on with what is there */ }
+        if (ReferenceEquals(_committing, commit)) _committing = null;
     }
 
     public async Task<FillAck> RefreshFillAsync(long fillId, EntryHead refreshed)

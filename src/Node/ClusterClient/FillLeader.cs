@@ -19,7 +19,7 @@ public sealed class FillLeader(ICacheEntryGrain owner, FillRole role, long maxBy
     /// <summary>Chunks (64 KiB each) handed to the owner that it has not acknowledged yet, at most.</summary>
     public const int MaxChunksAhead = 16;
 
-    private byte[] _buffer = [];      // the chunk being filled; allocated on first use (NextBuffer)
+    private byte[] _buffer = [];      // the chunk being filled; allocated on first use (NextBufferAt)
     private long _expected = -1;      // the body's declared length, when the origin gave one
     private int _filled;
     private int _index;

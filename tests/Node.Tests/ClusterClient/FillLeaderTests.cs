@@ -45,10 +45,7 @@ public class FillLeaderTests
     [Fact]
     public async Task A_body_under_a_chunk_is_one_exact_array_sent_with_the_commit()
     {
-        var owner = new RecordingOwner();
-        owner.Release();
-        var fill = new FillLeader(owner, new FillRole(7, IsLeader: true, Chunk), maxBytes: 1 << 20);
-        fill.ExpectLength(120);
+        var (owner, fill) = Answering(expected: 120);
         Assert.True(await fill.AddAsync(new byte[120]));
         Assert.True(await fill.CommitAsync());
         Assert.Empty(owner.Appended);
@@ -58,10 +55,7 @@ public class FillLeaderTests
     [Fact]
     public async Task A_body_longer_than_declared_is_still_cut_into_whole_chunks()
     {
-        var owner = new RecordingOwner();
-        owner.Release();
-        var fill = new FillLeader(owner, new FillRole(7, IsLeader: true, Chunk), maxBytes: 1 << 20);
-        fill.ExpectLength(100);
+        var (owner, fill) = Answering(expected: 100);
         Assert.True(await fill.AddAsync(new byte[1500]));
         Assert.True(await fill.CommitAsync());
         Assert.Equal(Chunk, Assert.Single(owner.Appended).Bytes.Length);
@@ -80,6 +74,16 @@ public class FillLeaderTests
         Assert.False(blocked.IsCompleted);
         owner.Release();
         Assert.True(await blocked.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>A leader whose owner answers at once, for a body declared <paramref name="expected"/> bytes long.</summary>
+    private static (RecordingOwner Owner, FillLeader Fill) Answering(long expected)
+    {
+        var owner = new RecordingOwner();
+        owner.Release();
+        var fill = new FillLeader(owner, new FillRole(7, IsLeader: true, Chunk), maxBytes: 1 << 20);
+        fill.ExpectLength(expected);
+        return (owner, fill);
     }
 
     /// <summary>Records appends and commits; holds every answer until <see cref="Release"/>.</summary>
