@@ -27,7 +27,7 @@ CACHE_MIB=${CACHE_SIZE%MiB}
 OBJ_MAX_MIB=4
 
 ORIGIN_DLL=$ROOT/tests/TestOrigin/bin/Release/net10.0/CacheCluster.TestOrigin.dll
-NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll
+NODE_DLL=${NODE_DLL:-$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll}
 TMP=$(mktemp -d /tmp/bench-hits.XXXXXX)
 PIDS=()
 NPID=()

@@ -20,7 +20,7 @@ public class MountedFilesTests
         m.NodeContainer.Maps("volumeMounts").ToDictionary(v => v.Str("mountPath")!);
 
     [Fact]
-    public void An_inline_htpasswd_file_is_mounted_and_the_node_verifies_its_users()
+    public async Task An_inline_htpasswd_file_is_mounted_and_the_node_verifies_its_users()
     {
         var m = Helm.TemplateYaml($"""
             auth:
@@ -38,20 +38,20 @@ public class MountedFilesTests
         Assert.Equal("Campus proxy", settings.Policy.Auth.Realm);
         Assert.Equal(["alice", "bob"], settings.Policy.Auth.Groups["staff"].Order());
         var users = new HtpasswdFile(settings.Policy.Auth.HtpasswdFile!, NullLogger.Instance);
-        Assert.True(users.Verify("alice", "alice-password"));
-        Assert.False(users.Verify("alice", "wrong"));
+        Assert.True(await users.VerifyAsync("alice", "alice-password"));
+        Assert.False(await users.VerifyAsync("alice", "wrong"));
         Assert.Single(m.OfKind("Secret"), s => s.Path("metadata").Str("name") == "site-a-cachecluster-auth");
     }
 
     [Fact]
-    public void An_htpasswd_file_from_an_existing_secret_is_mounted_from_that_secret()
+    public async Task An_htpasswd_file_from_an_existing_secret_is_mounted_from_that_secret()
     {
         var m = Helm.Template("--set", "auth.existingSecret=campus-proxy-users", "--set", "auth.existingSecretKey=users", "--set", "auth.required=false");
         Assert.DoesNotContain(m.OfKind("Secret"), s => s.Path("metadata").Str("name") == "site-a-cachecluster-auth");
         var node = RenderedNode.From(m, new Dictionary<string, string> { ["campus-proxy-users/users"] = $"alice:{AliceHash}\n" });
         var settings = node.Load(out _);
         Assert.False(settings.Policy.Auth.Required);
-        Assert.True(new HtpasswdFile(settings.Policy.Auth.HtpasswdFile!, NullLogger.Instance).Verify("alice", "alice-password"));
+        Assert.True(await new HtpasswdFile(settings.Policy.Auth.HtpasswdFile!, NullLogger.Instance).VerifyAsync("alice", "alice-password"));
         // A whole-directory mount (no subPath): kubelet updates the file in place and the node re-reads it.
         Assert.False(Mounts(m)["/etc/cachecluster/auth"].Has("subPath"));
 

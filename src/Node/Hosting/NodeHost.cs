@@ -16,6 +16,7 @@ using CacheCluster.Node.Management.Observability;
 using CacheCluster.Node.Policy;
 using CacheCluster.Node.Proxy;
 using CacheCluster.Node.Proxy.Intercept;
+using CacheCluster.Node.Proxy.Responses;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -49,6 +50,7 @@ public static class NodeHost
         ListenerPreflight.Check(settings);
 
         builder.Services.AddSingleton(settings);
+        LendingMemoryPool.Install(builder.Services); // stored chunks are sent from themselves, not copied (Proxy/Responses)
         builder.Services.AddRequestPath(); // the proxy's steps (src/Node/Proxy)
         InterceptServices.Add(builder.Services, settings); // TLS interception, opt-in (src/Node/Proxy/Intercept)
         builder.Services.AddSingleton<PacEndpoint>();
@@ -91,6 +93,11 @@ public static class NodeHost
             InterceptServices.Listen(kestrel, settings); // Intercept:Enabled: the internal endpoint bumped tunnels are served on
             ManagementHost.Listen(kestrel, settings, management);
         });
+
+        // Proxy:InlineIo also runs Kestrel's request processing on the socket thread that read the request, up to the
+        // first wait (a hit from a hot copy entirely): no hand-off to the pool and back per request. Measured on one
+        // node, hits vs ATS: 64 KiB 0.65x -> 0.91x, 1 MiB 0.66x -> 0.77x, 1 KiB 0.98x -> 1.06x (ProxySettings).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = settings.Proxy.InlineIo);
 
         builder.UseOrleans(silo =>
         {

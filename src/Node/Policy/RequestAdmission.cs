@@ -81,8 +81,7 @@ public sealed class RequestAdmission(
         }
 
         // 4. Credentials, when presented, must be right.
-        string? user = null;
-        var outcome = auth.Authenticate(request, out user);
+        var (outcome, user) = await auth.AuthenticateAsync(request);
         // Requests decrypted from a bumped tunnel carry no proxy credentials: they inherit the CONNECT's user (as in Squid).
         if (outcome == AuthOutcome.NoCredentials && Proxy.Intercept.BumpTarget.Of(ctx)?.User is { } tunnelUser) (outcome, user) = (AuthOutcome.Valid, tunnelUser);
         if (outcome == AuthOutcome.Invalid)

@@ -27,27 +27,33 @@ public sealed class ProxyAuthenticator
     public bool Required => _file is not null && _settings.Required;
     public string Challenge { get; }
 
-    public AuthOutcome Authenticate(HttpRequest request, out string? user)
+    /// <summary>The request's credentials checked; the user's name when they are valid.</summary>
+    public ValueTask<(AuthOutcome Outcome, string? User)> AuthenticateAsync(HttpRequest request)
     {
-        user = null;
-        if (_file is null) return AuthOutcome.NoCredentials;
+        if (_file is null) return new((AuthOutcome.NoCredentials, null));
         var header = request.Headers["Proxy-Authorization"];
-        if (header.Count == 0) return AuthOutcome.NoCredentials;
-        if (header.Count > 1) return AuthOutcome.Invalid;
-        var value = header[0].AsSpan().Trim();
-        if (!value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return AuthOutcome.Invalid;
+        if (header.Count == 0) return new((AuthOutcome.NoCredentials, null));
+        if (header.Count > 1 || Credentials(header[0]) is not var (name, password)) return new((AuthOutcome.Invalid, null));
+        var verify = _file.VerifyAsync(name, password);
+        return verify.IsCompletedSuccessfully ? new(Outcome(verify.Result, name)) : Awaited(verify, name);
+
+        static (AuthOutcome, string?) Outcome(bool ok, string name) => ok ? (AuthOutcome.Valid, name) : (AuthOutcome.Invalid, null);
+        static async ValueTask<(AuthOutcome, string?)> Awaited(ValueTask<bool> verify, string name) => Outcome(await verify, name);
+    }
+
+    /// <summary>User and password of a Basic Proxy-Authorization value; null when it is not one.</summary>
+    private static (string User, string Password)? Credentials(string? header)
+    {
+        var value = header.AsSpan().Trim();
+        if (!value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return null;
         var encoded = value[6..].Trim();
         Span<byte> bytes = stackalloc byte[Math.Min(1024, encoded.Length)];
-        if (encoded.Length > 1024 || !Convert.TryFromBase64Chars(encoded, bytes, out int n)) return AuthOutcome.Invalid;
+        if (encoded.Length > 1024 || !Convert.TryFromBase64Chars(encoded, bytes, out int n)) return null;
         string pair;
         try { pair = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes[..n]); }
-        catch (DecoderFallbackException) { return AuthOutcome.Invalid; }
+        catch (DecoderFallbackException) { return null; }
         int colon = pair.IndexOf(':');
-        if (colon <= 0) return AuthOutcome.Invalid;
-        var name = pair[..colon];
-        if (!_file.Verify(name, pair[(colon + 1)..])) return AuthOutcome.Invalid;
-        user = name;
-        return AuthOutcome.Valid;
+        return colon <= 0 ? null : (pair[..colon], pair[(colon + 1)..]);
     }
 
     /// <summary>The groups (Auth:Groups) a user belongs to.</summary>

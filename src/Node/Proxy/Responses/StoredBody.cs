@@ -42,15 +42,21 @@ public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, Range
             ctx.Abort();
             return null;
         }
+        await ResponsePipe.StartAsync(ctx.Response, aborted);
         var kept = keep ? new byte[entry.ChunkCount][] : null;
         if (kept is not null) kept[0] = first;
         // Chunks the lookup did not carry are fetched from the owner one ahead of the write to the client.
         Task<Immutable<byte[]?>>? Fetch(int i) =>
             i < entry.ChunkCount && found.Carried(i) is null ? owner.ReadChunkAsync(entry.Generation, i) : null;
         var next = Fetch(1);
-        // Chunks at hand are copied into the response pipe without a flush; it flushes once a batch fills the response
-        // buffer, and before waiting on the owner (not when the owner's chunk is already there: one send, not several).
-        body.Write(first);
+        // Chunks at hand go into the response pipe without a flush (ResponsePipe); it flushes once a batch fills the response
+        // buffer (lent or not: the batch bounds how far the owner reads run ahead of a slow client), and before waiting
+        // on the owner (not when the owner's chunk is already there: one send, not several).
+        if (ResponsePipe.Append(ctx, body, first) == ResponsePipe.Appended.Gone)
+        {
+            ctx.Abort();
+            return null;
+        }
         long unflushed = first.Length;
         for (int i = 1; i < entry.ChunkCount; i++)
         {
@@ -81,7 +87,11 @@ public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, Range
                 return null;
             }
             if (kept is not null) kept[i] = chunk;
-            body.Write(chunk);
+            if (ResponsePipe.Append(ctx, body, chunk) == ResponsePipe.Appended.Gone)
+            {
+                ctx.Abort();
+                return null;
+            }
             unflushed += chunk.Length;
         }
         await body.FlushAsync(aborted);
@@ -114,9 +124,10 @@ public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, Range
         RangeResponder.AdvertiseRanges(ctx.Response, entry.Head);
         ctx.Response.ContentLength = entry.Head.BodyLength;
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
-        // Written in batches of the response buffer's size, one flush (one send) each: a flush per 64 KiB chunk cost a
-        // send per chunk, most of a large hit's CPU.
+        // Chunks the pipe holds as themselves are written at once, one flush for the whole body: they are in memory as
+        // the hot copy anyway. Copied ones (HTTP/2, small) are flushed in batches of the response buffer's size.
         var body = ctx.Response.BodyWriter;
+        await ResponsePipe.StartAsync(ctx.Response, ctx.RequestAborted);
         long unflushed = 0;
         foreach (var chunk in entry.Chunks)
         {
@@ -125,8 +136,15 @@ public sealed class StoredBody(StoredHead head, UpstreamMessages upstream, Range
                 await body.FlushAsync(ctx.RequestAborted);
                 unflushed = 0;
             }
-            body.Write(chunk);
-            unflushed += chunk.Length;
+            switch (ResponsePipe.Append(ctx, body, chunk))
+            {
+                case ResponsePipe.Appended.Copied:
+                    unflushed += chunk.Length;
+                    break;
+                case ResponsePipe.Appended.Gone:
+                    ctx.Abort();
+                    return;
+            }
         }
         await body.FlushAsync(ctx.RequestAborted);
     }
