@@ -174,19 +174,50 @@ public static class Ports
         public void Dispose() => _socket.Dispose();
     }
 
-    /// <summary>Distinct free loopback ports (held open together while choosing, so they differ).</summary>
+    /// <summary>
+    /// Distinct free loopback ports (held open together while choosing, so they differ), below the kernel's ephemeral
+    /// range: a port from that range, free when chosen, can become the local port of any outgoing connection (the
+    /// tests open thousands) before the node binds it ("address already in use" in CI). Each process starts at a
+    /// random point of the range it uses, so test processes running side by side seldom probe the same ports.
+    /// </summary>
     public static int[] Free(int count)
     {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        var listeners = new List<TcpListener>();
         try
         {
-            foreach (var l in listeners) l.Start();
+            lock (Gate)
+            {
+                for (int tried = 0; listeners.Count < count && tried < Span; tried++)
+                {
+                    int port = Low + (s_next++ - Low) % Span;
+                    var listener = new TcpListener(IPAddress.Loopback, port);
+                    try { listener.Start(); listeners.Add(listener); }
+                    catch (SocketException) { }
+                }
+            }
+            while (listeners.Count < count) // no range below the ephemeral one on this machine: let the kernel choose
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                listeners.Add(listener);
+            }
             return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
         }
         finally
         {
             foreach (var l in listeners) l.Stop();
         }
+    }
+
+    private static readonly Lock Gate = new();
+    private const int Low = 10_000;
+    private static readonly int Span = Math.Max(0, EphemeralLow() - Low);
+    private static int s_next = Low + (Span > 0 ? Random.Shared.Next(Span) : 0);
+
+    private static int EphemeralLow()
+    {
+        try { return int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0]); }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException) { return 32_768; }
     }
 }
 
