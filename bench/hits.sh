@@ -8,7 +8,8 @@
 #
 # Environment: TARGETS ("node ats nginx varnish"), SIZES ("1k 64k 1m"), ROUNDS (3: the median is reported; the
 # targets take turns within a round so drift hits all alike), DURATION (s, 10), WARMUP (s, 2), CONNECTIONS (32),
-# THREADS (1), SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS (extra node switches), CACHE_SIZE (256MiB for each anchor).
+# THREADS (1), SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS (extra node switches), CACHE_SIZE (256MiB for each anchor),
+# NODE_DLL (the node build to run, for an A/B against another build; with SKIP_BUILD=1).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -12,7 +12,8 @@
 # Environment: TARGETS ("node ats squid"), OBJECTS (20000), SIZE_MEDIAN (8192 B), SIZE_SIGMA (1.7), SIZE_CAP
 # (2 MiB), ZIPF (0.9), SEED (1), CACHE_SIZE (256MiB), DURATION (s, 90), WARMUP (s, 20), WARMUP_REQUESTS (0: the
 # warm-up ends after this many requests instead, WARMUP seconds at most), CONNECTIONS (32),
-# THREADS (1), WRK_TIMEOUT (s, 10), NODES (1), JOIN (0), SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS.
+# THREADS (1), WRK_TIMEOUT (s, 10), NODES (1), JOIN (0), SKIP_BUILD (0), KEEP_TMP (0), NODE_ARGS, NODE_DLL (the node
+# build to run, for an A/B against another build; with SKIP_BUILD=1).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +39,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 NODE_ARGS=${NODE_ARGS:-}
 OBJ_MAX_MIB=4   # maximum object size every proxy is told (the set's largest is SIZE_CAP)
 
-NODE_DLL=$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll
+NODE_DLL=${NODE_DLL:-$ROOT/src/Node/bin/Release/net10.0/CacheCluster.Node.dll}
 TMP=$(mktemp -d /tmp/bench-zipf.XXXXXX)
 PIDS=()   # everything still running that this script started
 NPID=()   # the nodes' pids (nodes.sh); known to cleanup before that is sourced
