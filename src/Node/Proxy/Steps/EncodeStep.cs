@@ -76,7 +76,9 @@ public sealed class EncodeStep(EntryOwners owners, HotEntries hot, ILocalSiloDet
             var source = await IdentityChunksAsync(r, identity);
             if (source is null) return await IdentityAsync(r);
             var started = Stopwatch.GetTimestamp();
-            var bytes = FormEncoder.Encode(source, identity.BodyLength, coding, policy.Settings);
+            // On a pool thread: compressing a large body takes milliseconds, and with Proxy:InlineIo this request may
+            // be running on a socket thread that serves many other clients.
+            var bytes = await Task.Run(() => FormEncoder.Encode(source, identity.BodyLength, coding, policy.Settings));
             var took = Stopwatch.GetElapsedTime(started);
             // Worth a form only if it saves at least a twentieth: else every client accepting it gets identity.
             if (bytes.Length > identity.BodyLength - identity.BodyLength / 20)
