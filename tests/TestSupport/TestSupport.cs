@@ -107,6 +107,20 @@ public sealed class NodeProcess : IAsyncDisposable
         return (code, p.Output);
     }
 
+    /// <summary>
+    /// Waits until the node's output contains <paramref name="text"/>: lines logged at start (after the proxy port
+    /// opened, when the host reports it started) reach this process a little after the port accepts.
+    /// </summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{Name} did not print '{text}' within {timeout.TotalSeconds:0} s:\n{Output}");
+            await Task.Delay(100);
+        }
+    }
+
     public async Task WaitReadyAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -254,6 +268,27 @@ public static class Clients
             SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
         })
         { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+
+    /// <summary>
+    /// Right after a fill through another node: the request is served by the cache, as a hit or (when the fill's
+    /// commit has not reached the owner within the leader's commit patience, as on a loaded machine) by following the
+    /// fill; then it is a hit within <paramref name="timeout"/>. Returns the Cache-Status of every answer.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> HitSoonAsync(HttpClient client, Uri url, TimeSpan timeout)
+    {
+        var statuses = new List<string>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            using var r = await client.GetAsync(url);
+            if (r.StatusCode != HttpStatusCode.OK) throw new InvalidOperationException($"{url}: {(int)r.StatusCode} ({r.CacheStatus()})");
+            statuses.Add(r.CacheStatus());
+            if (!statuses[^1].Contains("hit") && !statuses[^1].Contains("collapsed"))
+                throw new InvalidOperationException($"{url} was not served by the cache: {string.Join(" | ", statuses)}");
+            if (statuses[^1].Contains("hit") || DateTime.UtcNow > deadline) return statuses;
+            await Task.Delay(50);
+        }
+    }
 
     private sealed class AlwaysProxy(Uri proxy) : IWebProxy
     {
