@@ -34,35 +34,30 @@ public sealed class HtpasswdFile
     /// bcrypt itself (deliberately slow: tens of milliseconds) runs on a pool thread, at most one per core at a time,
     /// never on the socket thread that received the request (with Proxy:InlineIo that thread serves many clients).
     /// </summary>
-    public ValueTask<bool> VerifyAsync(string user, string password)
+    public async ValueTask<bool> VerifyAsync(string user, string password)
     {
         CheckForChanges();
         var hashes = _hashes;
-        if (!hashes.TryGetValue(user, out var hash)) return new(false);
+        if (!hashes.TryGetValue(user, out var hash)) return false;
         var key = Fingerprint(user, password);
-        if (_verified.ContainsKey(key)) return new(true);
-        return SlowAsync();
-
-        async ValueTask<bool> SlowAsync()
+        if (_verified.ContainsKey(key)) return true;
+        bool ok;
+        await BcryptSlots.WaitAsync();
+        try
         {
-            bool ok;
-            await BcryptSlots.WaitAsync();
-            try
+            ok = await Task.Run(() =>
             {
-                ok = await Task.Run(() =>
-                {
-                    try { return BCrypt.Net.BCrypt.Verify(password, hash); }
-                    catch (BCrypt.Net.SaltParseException) { return false; }
-                });
-            }
-            finally { BcryptSlots.Release(); }
-            if (ok && ReferenceEquals(hashes, _hashes))
-            {
-                if (_verified.Count > 10_000) _verified.Clear();
-                _verified[key] = 0;
-            }
-            return ok;
+                try { return BCrypt.Net.BCrypt.Verify(password, hash); }
+                catch (BCrypt.Net.SaltParseException) { return false; }
+            });
         }
+        finally { BcryptSlots.Release(); }
+        if (ok && ReferenceEquals(hashes, _hashes))
+        {
+            if (_verified.Count > 10_000) _verified.Clear();
+            _verified[key] = 0;
+        }
+        return ok;
     }
 
     private static readonly SemaphoreSlim BcryptSlots = new(Environment.ProcessorCount);

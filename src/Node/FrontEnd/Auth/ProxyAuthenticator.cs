@@ -28,17 +28,13 @@ public sealed class ProxyAuthenticator
     public string Challenge { get; }
 
     /// <summary>The request's credentials checked; the user's name when they are valid.</summary>
-    public ValueTask<(AuthOutcome Outcome, string? User)> AuthenticateAsync(HttpRequest request)
+    public async ValueTask<(AuthOutcome Outcome, string? User)> AuthenticateAsync(HttpRequest request)
     {
-        if (_file is null) return new((AuthOutcome.NoCredentials, null));
+        if (_file is null) return (AuthOutcome.NoCredentials, null);
         var header = request.Headers["Proxy-Authorization"];
-        if (header.Count == 0) return new((AuthOutcome.NoCredentials, null));
-        if (header.Count > 1 || Credentials(header[0]) is not var (name, password)) return new((AuthOutcome.Invalid, null));
-        var verify = _file.VerifyAsync(name, password);
-        return verify.IsCompletedSuccessfully ? new(Outcome(verify.Result, name)) : Awaited(verify, name);
-
-        static (AuthOutcome, string?) Outcome(bool ok, string name) => ok ? (AuthOutcome.Valid, name) : (AuthOutcome.Invalid, null);
-        static async ValueTask<(AuthOutcome, string?)> Awaited(ValueTask<bool> verify, string name) => Outcome(await verify, name);
+        if (header.Count == 0) return (AuthOutcome.NoCredentials, null);
+        if (header.Count > 1 || Credentials(header[0]) is not var (name, password)) return (AuthOutcome.Invalid, null);
+        return await _file.VerifyAsync(name, password) ? (AuthOutcome.Valid, name) : (AuthOutcome.Invalid, null);
     }
 
     /// <summary>User and password of a Basic Proxy-Authorization value; null when it is not one.</summary>
