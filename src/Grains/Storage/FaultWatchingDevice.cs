@@ -49,11 +49,21 @@ internal sealed class FaultWatchingDevice(IDevice inner, Action<string, uint> on
     public void RemoveSegment(int segment) => inner.RemoveSegment(segment);
     public long GetFileSize(int segment) => inner.GetFileSize(segment);
     public void Reset() => inner.Reset();
-    public void Dispose() => inner.Dispose();
+
+    public void Dispose()
+    {
+        _disposed = true;
+        inner.Dispose();
+    }
+
+    // A page flush still in flight when the store disposes its FASTER instance (to close, or to empty itself when the
+    // log's address space runs out) fails on the disposed device: the store threw those pages away, the disk is fine.
+    // Seen once in CI as "a write to hlog.log failed" right before "emptied", which marked a healthy store failing.
+    private volatile bool _disposed;
 
     private DeviceIOCompletionCallback Watch(DeviceIOCompletionCallback callback) => (errorCode, numBytes, context) =>
     {
-        if (errorCode != 0)
+        if (errorCode != 0 && !_disposed)
         {
             try { onWriteError(inner.FileName, errorCode); }
             catch (Exception) { /* reporting must never break FASTER's completion path */ }
