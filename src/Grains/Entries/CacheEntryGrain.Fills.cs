@@ -60,6 +60,7 @@ public sealed partial class CacheEntryGrain
     public Task<FillAck> CommitFillAsync(long fillId, long bodyLength, Immutable<byte[]> lastChunk)
     {
         if (_fills.Current(fillId) is null) return Task.FromResult(FillAck.NotCurrent);
+        Withdraw(); // lookups on this node ask the grain (and wait for the commit) until the new head is found
         // Set before the first await: a lookup that arrives while the store writes (held by a checkpoint, say)
         // waits for the entry instead of following a fill whose body is already all here.
         var commit = CommitCoreAsync(fillId, bodyLength, lastChunk.Value);
@@ -96,7 +97,7 @@ public sealed partial class CacheEntryGrain
         };
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed),
             new EntryExtent(committed.Generation, committed.ChunkCount, committed.BodyLength, fill.Floor));
-        _head = committed;
+        SetHead(committed);
         _loaded = true;
         DropHotCopies(fill.CacheKey);
         _fills.Committed(fill, committed);
@@ -123,8 +124,9 @@ public sealed partial class CacheEntryGrain
             return FillAck.Refused;
         }
         var committed = refreshed with { StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        Withdraw();
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed), extent);
-        _head = committed;
+        SetHead(committed);
         DropHotCopies(committed.CacheKey);
         _fills.Refreshed(fill, committed);
         return FillAck.Accepted;

@@ -14,8 +14,9 @@ public sealed partial class CacheEntryGrain
         if (!VaryMarker.Is(marker)) return FillAck.Refused;
         var previous = _head;
         var committed = marker with { BodyLength = 0, ChunkCount = 0, Generation = fill.Generation, StoredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        Withdraw();
         await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(committed), MarkerExtent(committed));
-        _head = committed;
+        SetHead(committed);
         _loaded = true;
         DropHotCopies(committed.CacheKey);
         _fills.VaryCommitted(fill, committed);
@@ -45,7 +46,7 @@ public sealed partial class CacheEntryGrain
                 if (VaryMarker.Size(updated) > VaryMarker.MaxChars) return false;
             }
             // The head changes before the write is issued, so an invalidation arriving meanwhile drops this one.
-            _head = updated;
+            SetHead(updated);
             await store.WriteHeaderAsync(_keyHash, EntryHeadCodec.Encode(updated), MarkerExtent(updated));
             if (evicted is not null)
             {

@@ -4,6 +4,7 @@ using CacheCluster.Contracts.Management;
 using CacheCluster.Grains.Protocol.Fills;
 using CacheCluster.Grains.Protocol.Handoff;
 using CacheCluster.Grains.Protocol.HotCopies;
+using CacheCluster.Grains.Protocol.Lookups;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,8 @@ namespace CacheCluster.Grains.Entries;
 /// and the header record last, so an abort or crash never leaves a servable partial entry.</item>
 /// <item>Hot copies and invalidation (CacheEntryGrain.Invalidation.cs, <see cref="HotCopyRegistry"/>), Vary markers
 /// (CacheEntryGrain.Vary.cs).</item>
+/// <item>Local lookups: a whole head found by a lookup is published on this node (<see cref="PublishedHeads"/>), so
+/// the next lookups on this node read the store without a call; every change of the head withdraws it first.</item>
 /// <item>Ownership: when membership changes and this node is no longer the owner, the activation migrates; the new
 /// owner's activation takes the entry over from the previous owner as it starts (<see cref="EntryHandoff"/>).</item>
 /// </list>
@@ -33,6 +36,7 @@ namespace CacheCluster.Grains.Entries;
 public sealed partial class CacheEntryGrain(
     EntryStore store,
     OwnerRanking ranking,
+    PublishedHeads published,
     ILocalSiloDetails localSilo,
     ILogger<CacheEntryGrain> logger) : Grain, ICacheEntryGrain
 {
@@ -44,6 +48,9 @@ public sealed partial class CacheEntryGrain(
     private FillSingleFlight _fills = null!;
     private EntryHandoff _handoff = null!;
     private OwnerRanking.ViewVersion _checkedVersion;
+    private bool _ownedHere;
+    /// <summary>This activation's head as published for local lookups (null: not published).</summary>
+    private PublishedHeads.Published? _published;
     /// <summary>Nodes holding a hot copy of the current head: told to drop it whenever the head changes.</summary>
     private readonly HotCopyRegistry _hotCopies = new();
     /// <summary>Lookups that found the entry since this activation started (management: inspect).</summary>
@@ -85,7 +92,11 @@ public sealed partial class CacheEntryGrain(
             if (hotCopyNode is not null) _hotCopies.Register(hotCopyNode);
             _hits++;
             store.NoteHit(_keyHash);
-            if (head.BodyLength == 0) return new LookupResult(head, null, null, localSilo.Name);
+            if (head.BodyLength == 0)
+            {
+                Publish(head);
+                return new LookupResult(head, null, null, localSilo.Name);
+            }
             var first = await store.ReadChunkAsync(_keyHash, head.Generation, 0);
             if (first is not null)
             {
@@ -99,6 +110,7 @@ public sealed partial class CacheEntryGrain(
                 }
                 // The reader will stream the rest: keep the entry (copied forward if need be) while it does.
                 if (more is null && head.ChunkCount > 1) store.Pin(_keyHash);
+                Publish(head);
                 return new LookupResult(head, first, null, localSilo.Name, more);
             }
             // Failed its checksum or a disk read: forget it and treat as a miss.
@@ -133,7 +145,7 @@ public sealed partial class CacheEntryGrain(
     public async Task<EntryInfo> InspectAsync()
     {
         if (!_loaded) await LoadAsync();
-        return new(_head, _hits, localSilo.Name);
+        return new(_head, _hits + (_published?.HitCount ?? 0), localSilo.Name);
     }
 
     // ---- Ownership and loading ----------------------------------------------------------------------------
@@ -149,8 +161,10 @@ public sealed partial class CacheEntryGrain(
         var version = ranking.Version;
         if (version == _checkedVersion) return;
         _checkedVersion = version;
-        if (ranking.IsOwnedElsewhere(_key, localSilo.SiloAddress, out var owner))
+        _ownedHere = !ranking.IsOwnedElsewhere(_key, localSilo.SiloAddress, out var owner);
+        if (!_ownedHere)
         {
+            Withdraw();
             logger.LogDebug("Key {Key} now belongs to {Owner}; migrating this activation", _key, owner);
             this.MigrateOnIdle();
         }
@@ -161,16 +175,45 @@ public sealed partial class CacheEntryGrain(
         var head = _handoff.Decode(await store.ReadHeaderAsync(_keyHash), _key);
         var taken = await _handoff.TakeOverAsync(_key, _keyHash, head, ct);
         if (taken is not null) head = taken;
-        _head = head;
+        SetHead(head);
         _loaded = true;
     }
 
     private async Task DropAsync(EntryHead head, string why)
     {
         if (!ReferenceEquals(_head, head)) return;
-        _head = null;
+        SetHead(null);
         DropHotCopies(head.CacheKey);
         await store.DeleteHeaderAsync(_keyHash);
         logger.LogDebug("Dropped {Key}: {Why}", head.CacheKey, why);
+    }
+
+    // ---- Local lookups (Protocol/Lookups/PublishedHeads.cs) -------------------------------------------------
+
+    /// <summary>Every change of the head goes through here: a published head is withdrawn before anything else sees the new one.</summary>
+    private void SetHead(EntryHead? head)
+    {
+        _head = head;
+        Withdraw();
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="head"/> for lookups on this node, when it is still the current head, no commit is
+    /// being written, and this node owns the key under the view last checked.
+    /// </summary>
+    private void Publish(EntryHead head)
+    {
+        if (!ReferenceEquals(_head, head) || _committing is not null || !_ownedHere || !PublishedHeads.Publishable(head)) return;
+        if (_published is { } current && ReferenceEquals(current.Head, head) && current.Version == _checkedVersion) return;
+        Withdraw();
+        _published = published.Publish(head, _keyHash, _checkedVersion);
+    }
+
+    private void Withdraw()
+    {
+        if (_published is not { } current) return;
+        _published = null;
+        published.Withdraw(current);
+        _hits += current.HitCount;
     }
 }

@@ -2,17 +2,21 @@ using System.Diagnostics;
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Contracts.Storage;
+using CacheCluster.Grains.Protocol.Lookups;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Node.Management.Observability;
 
 namespace CacheCluster.Node.ClusterClient;
 
 /// <summary>Asks an entry's owner what it holds for a key (and for a fill role when the request may fill).</summary>
-public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking ranking, UnresponsiveOwners unresponsive, ILocalSiloDetails local)
+public sealed class OwnerLookup(ILogger<OwnerLookup> logger, OwnerRanking ranking, UnresponsiveOwners unresponsive, ILocalSiloDetails local,
+    PublishedHeads published)
 {
     /// <summary>The owner's answer for a key; null when the owner is unreachable even after a retry (or was just now).</summary>
     public async Task<LookupResult?> LookUpAsync(ICacheEntryGrain owner, string cacheKey, bool wantFill, string? hotNode)
     {
+        // The owner is this node and vouches for a whole head: read it here, no call (a hot copy registers with the grain).
+        if (hotNode is null && await published.TryLookUpAsync(cacheKey) is { } here) return here;
         // The owner's node is worked out only while some node is held, or once a call failed: not on every look-up.
         SiloAddress OwnerNode() => ranking.OwnersNow(CacheKeyHash.ToGrainKey(cacheKey)).Owner;
         var node = unresponsive.IsEmpty ? null : OwnerNode();

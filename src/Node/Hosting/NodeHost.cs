@@ -3,6 +3,7 @@ using System.Text;
 using CacheCluster.Caching;
 using CacheCluster.Grains.Protocol.Fills;
 using CacheCluster.Grains.Protocol.HotCopies;
+using CacheCluster.Grains.Protocol.Lookups;
 using CacheCluster.Grains.Protocol.Owners;
 using CacheCluster.Grains.Storage;
 using CacheCluster.Node.ClusterClient;
@@ -135,6 +136,7 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
+            silo.Services.AddSingleton<PublishedHeads>(); // heads the owner grains here vouch for: local lookups without a call
             silo.Services.AddSingleton(new HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             // Fills carry their leader's node, so a fill whose node dies ends at once (Protocol/Fills/FillLeaderTag.cs).
             silo.AddOutgoingGrainCallFilter<FillLeaderTag>();

@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using CacheCluster.Contracts.Entries;
+using CacheCluster.Grains.Protocol.Owners;
+using CacheCluster.Grains.Storage;
+
+namespace CacheCluster.Grains.Protocol.Lookups;
+
+/// <summary>
+/// Heads the owner grains on this node vouch for, so that a lookup on the owner's own node reads a whole, unchanged
+/// entry straight from the store instead of calling into the grain (docs/protocol.md, "Local lookups"). The grain
+/// stays the only writer and the authority: it publishes its head after a lookup found it whole, and withdraws it
+/// before the head changes or goes (commit, refresh, Vary marker, drop, invalidation) and when the activation ends.
+/// A published head answers only under the ownership view it was published in, only while the store still holds
+/// that generation whole, and only for bodies a lookup carries whole; anything else asks the grain.
+/// </summary>
+public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILocalSiloDetails localSilo)
+{
+    private readonly ConcurrentDictionary<string, Published> _heads = new(StringComparer.Ordinal);
+    private readonly string _owner = localSilo.Name;
+
+    /// <summary>One grain's published head. <see cref="Hits"/> counts the lookups it answered (the grain's inspect adds them).</summary>
+    public sealed class Published(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
+    {
+        public EntryHead Head { get; } = head;
+        public UInt128 KeyHash { get; } = keyHash;
+        public OwnerRanking.ViewVersion Version { get; } = version;
+        internal long Hits;
+        public long HitCount => Interlocked.Read(ref Hits);
+    }
+
+    private long _answered;
+
+    /// <summary>Heads published now (one per entry whose grain is active here and found it whole).</summary>
+    public int Count => _heads.Count;
+
+    /// <summary>Lookups answered here without a call into the grain, since the node started.</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
+    /// <summary>Whether a head of this size is worth publishing: its whole body comes with one lookup.</summary>
+    public static bool Publishable(EntryHead head) => head.BodyLength <= LookupResult.WholeBodyLimit;
+
+    /// <summary>Publishes <paramref name="head"/> (the grain's turn; it owns the key under <paramref name="version"/>).</summary>
+    public Published Publish(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
+    {
+        var published = new Published(head, keyHash, version);
+        _heads[head.CacheKey] = published;
+        return published;
+    }
+
+    /// <summary>Withdraws <paramref name="published"/>, if it is still the one published for its key.</summary>
+    public void Withdraw(Published published) =>
+        _heads.TryRemove(new KeyValuePair<string, Published>(published.Head.CacheKey, published));
+
+    /// <summary>
+    /// The answer the owner grain would give for <paramref name="cacheKey"/>, read from this node's store; null when
+    /// the grain must be asked (nothing published, ownership changed since, the entry replaced or cut by eviction, a
+    /// chunk unreadable, the store failing: the grain then decides, drops or reports).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: a read from disk allocates no box
+    public async ValueTask<LookupResult?> TryLookUpAsync(string cacheKey)
+    {
+        if (!_heads.TryGetValue(cacheKey, out var published) || published.Version != ranking.Version) return null;
+        var head = published.Head;
+        var keyHash = published.KeyHash;
+        if (!store.IsWhole(keyHash, head.Generation)) return null;
+        byte[]? first = null;
+        byte[][]? more = null;
+        try
+        {
+            if (head.BodyLength > 0)
+            {
+                if ((first = await store.ReadChunkAsync(keyHash, head.Generation, 0)) is null) return null;
+                if (head.ChunkCount > 1)
+                {
+                    more = new byte[head.ChunkCount - 1][];
+                    for (int i = 1; i < head.ChunkCount; i++)
+                        if ((more[i - 1] = (await store.ReadChunkAsync(keyHash, head.Generation, i))!) is null) return null;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException) { return null; } // the grain reports it
+        store.NoteHit(keyHash);
+        Interlocked.Increment(ref published.Hits);
+        Interlocked.Increment(ref _answered);
+        return new LookupResult(head, first, null, _owner, more);
+    }
+}
