@@ -9,7 +9,9 @@ public sealed partial class CacheEntryGrain
 {
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        Withdraw(); // a published head is vouched for by this activation only
+        // A published head stays: its hits need no activation, and the key's next activation reclaims it as it loads
+        // (every change of an entry goes through an activation). Ownership moving elsewhere retires it by its view.
+        _published = null;
         // The registrations die with this activation: copies must not outlive what vouches for them. Not while the
         // silo shuts down: it sends no more messages (each would fail with a logged error), this node's own copies die
         // with the process, and other nodes' copies expire within HotEntries.MaxHold.

@@ -23,7 +23,8 @@ namespace CacheCluster.Grains.Entries;
 /// <item>Hot copies and invalidation (CacheEntryGrain.Invalidation.cs, <see cref="HotCopyRegistry"/>), Vary markers
 /// (CacheEntryGrain.Vary.cs).</item>
 /// <item>Local lookups: a whole head found by a lookup is published on this node (<see cref="PublishedHeads"/>), so
-/// the next lookups on this node read the store without a call; every change of the head withdraws it first.</item>
+/// the next lookups on this node read the store without a call; every change of the head withdraws it first. It
+/// outlives the activation (an idle entry needs none); the next activation reclaims it as it loads.</item>
 /// <item>Ownership: when membership changes and this node is no longer the owner, the activation migrates; the new
 /// owner's activation takes the entry over from the previous owner as it starts (<see cref="EntryHandoff"/>).</item>
 /// </list>
@@ -173,6 +174,8 @@ public sealed partial class CacheEntryGrain(
     private async Task LoadAsync(CancellationToken ct = default)
     {
         var head = _handoff.Decode(await store.ReadHeaderAsync(_keyHash), _key);
+        // What an earlier activation left published comes back to this one first (it publishes again on a hit).
+        if (head is not null) _hits += published.Reclaim(head.CacheKey);
         var taken = await _handoff.TakeOverAsync(_key, _keyHash, head, ct);
         if (taken is not null) head = taken;
         SetHead(head);
@@ -204,7 +207,7 @@ public sealed partial class CacheEntryGrain(
     private void Publish(EntryHead head)
     {
         if (!ReferenceEquals(_head, head) || _committing is not null || !_ownedHere || !PublishedHeads.Publishable(head)) return;
-        if (_published is { } current && ReferenceEquals(current.Head, head) && current.Version == _checkedVersion) return;
+        if (_published is { } current && ReferenceEquals(current.Head, head) && current.Version == _checkedVersion && published.IsPublished(current)) return;
         Withdraw();
         _published = published.Publish(head, _keyHash, _checkedVersion);
     }

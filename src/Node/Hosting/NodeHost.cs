@@ -136,7 +136,9 @@ public static class NodeHost
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreLifecycle>();
             // Cache entries live on their key's rendezvous-hash owner; per-node grains on their node.
             silo.Services.AddSingleton<OwnerRanking>();
-            silo.Services.AddSingleton<PublishedHeads>(); // heads the owner grains here vouch for: local lookups without a call
+            // Heads the owner grains here vouch for: local lookups without a call (one slot per 16 KiB of disk budget).
+            silo.Services.AddSingleton(sp => new PublishedHeads(sp.GetRequiredService<EntryStore>(), sp.GetRequiredService<OwnerRanking>(),
+                sp.GetRequiredService<ILocalSiloDetails>(), PublishedHeadsLimit(settings.Store.DiskBudgetBytes)));
             silo.Services.AddSingleton(new HotEntries(settings.Cache.HotCacheBytes, settings.Cache.HotObjectMaxBytes));
             // Fills carry their leader's node, so a fill whose node dies ends at once (Protocol/Fills/FillLeaderTag.cs).
             silo.AddOutgoingGrainCallFilter<FillLeaderTag>();
@@ -175,6 +177,8 @@ public static class NodeHost
     }
 
     /// <summary>Orleans' directory cache: one slot per ~8 KiB of disk budget, between 16,384 and Orleans' own 1,000,000.</summary>
+    internal static int PublishedHeadsLimit(long diskBudgetBytes) => (int)Math.Clamp(diskBudgetBytes / 16384, 16_384, 1_000_000);
+
     internal static int DirectoryCacheSize(long diskBudgetBytes) => (int)Math.Clamp(diskBudgetBytes / 8192, 16_384, 1_000_000);
 
     /// <summary>The proxy endpoints actually bound (port 0 in configuration becomes a real port).</summary>

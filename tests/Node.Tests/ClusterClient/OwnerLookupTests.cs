@@ -2,6 +2,7 @@ using System.Net;
 using CacheCluster.Contracts;
 using CacheCluster.Contracts.Entries;
 using CacheCluster.Grains.Protocol.Lookups;
+using CacheCluster.Node.Management;
 using CacheCluster.Node.Tests.Support;
 using CacheCluster.TestOrigin;
 using Microsoft.Extensions.DependencyInjection;
@@ -110,4 +111,46 @@ public sealed class OwnerLookupTests(OwnerLookupTests.NoHotCopies env) : IClassF
         Assert.Equal(2, env.Origin.RequestCount(path));
         using (var hit = await env.Client.GetAsync(url)) Assert.Contains("hit", hit.CacheStatus());
     }
+
+    [Fact]
+    public async Task An_idle_entry_is_hit_without_an_activation_and_its_next_activation_takes_its_head_back()
+    {
+        var path = env.Origin.Script("local-idle-" + Guid.NewGuid().ToString("N")[..8],
+            new ScriptedResponse { Headers = [new("Cache-Control", "max-age=3"), new("ETag", "\"v1\""), new("X-Version", "1")] },
+            new ScriptedResponse { NotModifiedIfConditional = true, Headers = [new("Cache-Control", "max-age=3600"), new("ETag", "\"v1\""), new("X-Version", "2")] });
+        var url = env.Origin.Url(path);
+        var grain = env.Node.Services.GetRequiredService<IGrainFactory>().GetGrain<ICacheEntryGrain>(CacheKeyHash.ToGrainKey(url.ToString()));
+        for (int i = 0; i < 3; i++) (await env.Client.GetAsync(url)).Dispose(); // stored, then published by a hit
+
+        // Every idle activation goes (as the 2-minute collection would do); the entry's hits need none.
+        var census = env.Node.Services.GetRequiredService<GrainCensus>();
+        await env.Node.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await census.RefreshAsync();
+        int idle = EntryGrains(census);
+        long answered = Published.Answered;
+        for (int i = 0; i < 5; i++)
+        {
+            using var hit = await env.Client.GetAsync(url);
+            Assert.Contains("hit", hit.CacheStatus());
+            Assert.Equal("1", hit.Header("X-Version"));
+        }
+        Assert.Equal(5, Published.Answered - answered);
+        await census.RefreshAsync();
+        Assert.True(EntryGrains(census) <= idle, $"hits on an idle entry activated grains ({idle} -> {EntryGrains(census)})");
+
+        // Stale: the revalidation activates the grain, which takes the head back before the 304 refreshes it.
+        await Task.Delay(TimeSpan.FromSeconds(3.2));
+        using (var revalidated = await env.Client.GetAsync(url)) Assert.Equal("2", revalidated.Header("X-Version"));
+        for (int i = 0; i < 3; i++)
+        {
+            using var hit = await env.Client.GetAsync(url);
+            Assert.Contains("hit", hit.CacheStatus());
+            Assert.Equal("2", hit.Header("X-Version")); // the head left published by the first activation is gone
+        }
+        Assert.Equal(2, env.Origin.RequestCount(path));
+        Assert.True((await grain.InspectAsync()).Hits >= 3, "hits made while the grain was idle are counted by the next activation");
+    }
+
+    private static int EntryGrains(GrainCensus census) =>
+        census.Last().Where(t => t.Type == "CacheEntryGrain").Sum(t => t.Count);
 }

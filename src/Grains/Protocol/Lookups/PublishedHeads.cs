@@ -10,14 +10,19 @@ namespace CacheCluster.Grains.Protocol.Lookups;
 /// Heads the owner grains on this node vouch for, so that a lookup on the owner's own node reads a whole, unchanged
 /// entry straight from the store instead of calling into the grain (docs/protocol.md, "Local lookups"). The grain
 /// stays the only writer and the authority: it publishes its head after a lookup found it whole, and withdraws it
-/// before the head changes or goes (commit, refresh, Vary marker, drop, invalidation) and when the activation ends.
+/// before the head changes or goes (commit, refresh, Vary marker, drop, invalidation).
+/// A head outlives its activation: an idle entry then costs this table's slot instead of an activation, and its hits
+/// need none; the next activation of the key takes the head back (<see cref="Reclaim"/>) before it does anything else.
 /// A published head answers only under the ownership view it was published in, only while the store still holds
-/// that generation whole, and only for bodies a lookup carries whole; anything else asks the grain.
+/// that generation whole, and only for bodies a lookup carries whole; anything else asks the grain. The table holds
+/// at most <c>maxHeads</c> heads: beyond that, heads whose entry is gone are dropped first, then arbitrary ones (their
+/// keys' lookups ask the grain again).
 /// </summary>
-public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILocalSiloDetails localSilo)
+public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILocalSiloDetails localSilo, int maxHeads)
 {
     private readonly ConcurrentDictionary<string, Published> _heads = new(StringComparer.Ordinal);
     private readonly string _owner = localSilo.Name;
+    private readonly Lock _trimming = new();
 
     /// <summary>One grain's published head. <see cref="Hits"/> counts the lookups it answered (the grain's inspect adds them).</summary>
     public sealed class Published(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
@@ -45,7 +50,35 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
     {
         var published = new Published(head, keyHash, version);
         _heads[head.CacheKey] = published;
+        if (_heads.Count > maxHeads) Trim();
         return published;
+    }
+
+    /// <summary>Whether <paramref name="published"/> is still the head published for its key (not trimmed or replaced).</summary>
+    public bool IsPublished(Published published) =>
+        _heads.TryGetValue(published.Head.CacheKey, out var current) && ReferenceEquals(current, published);
+
+    /// <summary>
+    /// A new activation of <paramref name="cacheKey"/>'s grain takes back what an earlier one left published: it is
+    /// withdrawn (the new activation publishes again on its next lookup hit) and its hits are returned for the count.
+    /// </summary>
+    public long Reclaim(string cacheKey) => _heads.TryRemove(cacheKey, out var left) ? left.HitCount : 0;
+
+    /// <summary>Back to 7/8 of the limit: heads whose entry the store no longer holds whole first, then any.</summary>
+    private void Trim()
+    {
+        lock (_trimming)
+        {
+            int target = maxHeads - maxHeads / 8;
+            if (_heads.Count <= maxHeads) return;
+            foreach (var (key, head) in _heads)
+                if (!store.IsWhole(head.KeyHash, head.Head.Generation)) _heads.TryRemove(new KeyValuePair<string, Published>(key, head));
+            foreach (var (key, head) in _heads)
+            {
+                if (_heads.Count <= target) break;
+                _heads.TryRemove(new KeyValuePair<string, Published>(key, head));
+            }
+        }
     }
 
     /// <summary>Withdraws <paramref name="published"/>, if it is still the one published for its key.</summary>
