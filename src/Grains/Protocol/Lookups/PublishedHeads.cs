@@ -22,7 +22,8 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
 {
     private readonly ConcurrentDictionary<string, Published> _heads = new(StringComparer.Ordinal);
     private readonly string _owner = localSilo.Name;
-    private readonly Lock _trimming = new();
+    private int _count;    // kept by hand: ConcurrentDictionary.Count takes every lock of the table
+    private int _trimming; // 1 while a trim is queued or running
 
     /// <summary>One grain's published head. <see cref="Hits"/> counts the lookups it answered (the grain's inspect adds them).</summary>
     public sealed class Published(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
@@ -37,7 +38,7 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
     private long _answered;
 
     /// <summary>Heads published now (one per entry whose grain is active here and found it whole).</summary>
-    public int Count => _heads.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>Lookups answered here without a call into the grain, since the node started.</summary>
     public long Answered => Interlocked.Read(ref _answered);
@@ -49,8 +50,11 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
     public Published Publish(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
     {
         var published = new Published(head, keyHash, version);
-        _heads[head.CacheKey] = published;
-        if (_heads.Count > maxHeads) Trim();
+        if (_heads.TryAdd(head.CacheKey, published)) Interlocked.Increment(ref _count);
+        else _heads[head.CacheKey] = published;
+        // Over the limit: trimmed on a pool thread, once at a time (a grain's turn never walks the table).
+        if (Volatile.Read(ref _count) > maxHeads && Interlocked.CompareExchange(ref _trimming, 1, 0) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.Trim(), this, preferLocal: false);
         return published;
     }
 
@@ -62,28 +66,40 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
     /// A new activation of <paramref name="cacheKey"/>'s grain takes back what an earlier one left published: it is
     /// withdrawn (the new activation publishes again on its next lookup hit) and its hits are returned for the count.
     /// </summary>
-    public long Reclaim(string cacheKey) => _heads.TryRemove(cacheKey, out var left) ? left.HitCount : 0;
+    public long Reclaim(string cacheKey)
+    {
+        if (!_heads.TryRemove(cacheKey, out var left)) return 0;
+        Interlocked.Decrement(ref _count);
+        return left.HitCount;
+    }
 
     /// <summary>Back to 7/8 of the limit: heads whose entry the store no longer holds whole first, then any.</summary>
     private void Trim()
     {
-        lock (_trimming)
+        try
         {
             int target = maxHeads - maxHeads / 8;
-            if (_heads.Count <= maxHeads) return;
             foreach (var (key, head) in _heads)
-                if (!store.IsWhole(head.KeyHash, head.Head.Generation)) _heads.TryRemove(new KeyValuePair<string, Published>(key, head));
+                if (!store.IsWhole(head.KeyHash, head.Head.Generation)) Remove(key, head);
             foreach (var (key, head) in _heads)
             {
-                if (_heads.Count <= target) break;
-                _heads.TryRemove(new KeyValuePair<string, Published>(key, head));
+                if (Volatile.Read(ref _count) <= target) break;
+                Remove(key, head);
             }
         }
+        catch (Exception) { /* the store closing: the next publish over the limit trims again */ }
+        finally { Volatile.Write(ref _trimming, 0); }
     }
 
     /// <summary>Withdraws <paramref name="published"/>, if it is still the one published for its key.</summary>
-    public void Withdraw(Published published) =>
-        _heads.TryRemove(new KeyValuePair<string, Published>(published.Head.CacheKey, published));
+    public void Withdraw(Published published) => Remove(published.Head.CacheKey, published);
+
+    private bool Remove(string cacheKey, Published published)
+    {
+        if (!_heads.TryRemove(new KeyValuePair<string, Published>(cacheKey, published))) return false;
+        Interlocked.Decrement(ref _count);
+        return true;
+    }
 
     /// <summary>
     /// The answer the owner grain would give for <paramref name="cacheKey"/>, read from this node's store; null when
