@@ -24,6 +24,7 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
     private readonly string _owner = localSilo.Name;
     private int _count;    // kept by hand: ConcurrentDictionary.Count takes every lock of the table
     private int _trimming; // 1 while a trim is queued or running
+    private long _answered;
 
     /// <summary>One grain's published head. <see cref="Hits"/> counts the lookups it answered (the grain's inspect adds them).</summary>
     public sealed class Published(EntryHead head, UInt128 keyHash, OwnerRanking.ViewVersion version)
@@ -35,9 +36,7 @@ public sealed class PublishedHeads(EntryStore store, OwnerRanking ranking, ILoca
         public long HitCount => Interlocked.Read(ref Hits);
     }
 
-    private long _answered;
-
-    /// <summary>Heads published now (one per entry whose grain is active here and found it whole).</summary>
+    /// <summary>Heads published now (one per entry found whole by its grain here, kept after that grain was collected).</summary>
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Lookups answered here without a call into the grain, since the node started.</summary>
