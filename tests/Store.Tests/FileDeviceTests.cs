@@ -20,17 +20,18 @@ public sealed class FileDeviceTests : IDisposable
         public void Dispose() => NativeMemory.AlignedFree((void*)Address);
     }
 
-    private sealed record Completion(uint Error, uint Bytes, bool OnPoolThread);
+    /// <summary>What a completion reported, and on which thread it ran (a disk thread is named store-disk-*).</summary>
+    private sealed record Completion(uint Error, uint Bytes, string? Thread);
 
     private static Task<Completion> Run(Action<FASTER.core.DeviceIOCompletionCallback> start)
     {
         var done = new TaskCompletionSource<Completion>(TaskCreationOptions.RunContinuationsAsynchronously);
-        start((error, bytes, _) => done.TrySetResult(new Completion(error, bytes, Thread.CurrentThread.IsThreadPoolThread)));
+        start((error, bytes, _) => done.TrySetResult(new Completion(error, bytes, Thread.CurrentThread.Name)));
         return done.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
-    public async Task Pages_written_to_two_segments_read_back_byte_for_byte_and_off_the_thread_pool()
+    public async Task Pages_written_to_two_segments_read_back_byte_for_byte_and_writes_run_off_the_thread_pool()
     {
         using var device = new FileDevice(Path.Combine(_dir.Path, "log", "hlog.log"));
         device.Initialize(1L << 20);
@@ -40,13 +41,16 @@ public sealed class FileDeviceTests : IDisposable
         {
             for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 7 + segment);
             var written = await Run(cb => device.WriteAsync(source.Address, segment, 8192, Page, cb, null!));
-            Assert.Equal(new Completion(0, Page, false), written);
+            Assert.Equal(0u, written.Error);
+            Assert.Equal((uint)Page, written.Bytes);
+            Assert.StartsWith("store-disk-write", written.Thread);
         }
 
         for (int segment = 0; segment < 2; segment++)
         {
             var read = await Run(cb => device.ReadAsync(segment, 8192, target.Address, Page, cb, null!));
-            Assert.Equal(new Completion(0, Page, false), read);
+            Assert.Equal(0u, read.Error);
+            Assert.Equal((uint)Page, read.Bytes);
             for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 7 + segment), target.Bytes[i]);
         }
 
@@ -57,6 +61,45 @@ public sealed class FileDeviceTests : IDisposable
         device.RemoveSegment(0);
         Assert.False(File.Exists(Path.Combine(_dir.Path, "log", "hlog.log.0")));
     }
+
+    /// <summary>
+    /// A read the page cache holds completes at once on the caller's thread (no hand-off to a disk thread and back);
+    /// one that needs the disk goes to a disk thread, so the caller (a request or a grain turn) never waits for a disk.
+    /// </summary>
+    [Fact]
+    public async Task A_cached_read_completes_on_the_callers_thread_and_one_that_needs_the_disk_on_a_disk_thread()
+    {
+        var file = Path.Combine(_dir.Path, "hlog.log");
+        using var device = new FileDevice(file);
+        device.Initialize(1L << 20);
+        using var source = new NativePage();
+        using var target = new NativePage();
+        for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 13);
+        await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
+
+        var caller = Thread.CurrentThread.Name;
+        Completion? inline = null;
+        device.ReadAsync(0, 0, target.Address, Page, (e, n, _) => inline = new Completion(e, n, Thread.CurrentThread.Name), null!);
+        Assert.NotNull(inline); // completed before ReadAsync returned
+        Assert.Equal(new Completion(0, Page, caller), inline);
+        for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 13), target.Bytes[i]);
+
+        // Out of the page cache: written back, then dropped.
+        device.Sync();
+        using (var handle = File.OpenHandle(file + ".0"))
+            Assert.Equal(0, posix_fadvise(handle, 0, 0, PosixFadviseDontNeed));
+        target.Bytes.Clear();
+        var fromDisk = await Run(cb => device.ReadAsync(0, 0, target.Address, Page, cb, null!));
+        Assert.Equal(0u, fromDisk.Error);
+        Assert.Equal((uint)Page, fromDisk.Bytes);
+        Assert.StartsWith("store-disk-read", fromDisk.Thread);
+        for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 13), target.Bytes[i]);
+    }
+
+    private const int PosixFadviseDontNeed = 4;
+
+    [DllImport("libc")]
+    private static extern int posix_fadvise(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long length, int advice);
 
     [Fact]
     public async Task A_missing_segment_reads_as_nothing_and_is_not_created()

@@ -60,9 +60,19 @@ internal sealed class FileDevice : StorageDeviceBase
         DeviceIOCompletionCallback callback, object context)
     {
         Interlocked.Increment(ref _pending);
+        // Most reads of a record find it in the page cache: read it here, without waiting, and skip the hand-off to a
+        // disk thread and back (two thread switches and their wake-ups, ~4 per read, a tenth of the node's CPU on the
+        // Zipf mix). What is not cached (or only partly) goes on to a disk thread, so this thread never waits for a disk.
+        uint cached = readLength <= InlineReadLimit ? ReadCached(segmentId, sourceAddress, destinationAddress, readLength) : 0;
+        if (cached == uint.MaxValue)
+        {
+            Interlocked.Decrement(ref _pending);
+            callback(0, readLength, context);
+            return;
+        }
         _threads.Read(() =>
         {
-            uint error = 0, done = 0;
+            uint error = 0, done = cached;
             try
             {
                 var handle = Segment(segmentId, create: false);
@@ -122,6 +132,64 @@ internal sealed class FileDevice : StorageDeviceBase
             callback(error, error == 0 ? numBytesToWrite : 0, context);
         });
     }
+
+    /// <summary>Reads at most this many bytes inline (a record: a chunk and its key); pages (recovery, scans) go to a disk thread.</summary>
+    private const uint InlineReadLimit = 256 * 1024;
+    private const int RWF_NOWAIT = 0x8;     // linux/fs.h: fail with EAGAIN rather than wait for the disk or a lock
+    private static volatile bool s_noWaitUnsupported;
+
+    /// <summary>
+    /// Reads what the page cache holds of the range without waiting (preadv2 RWF_NOWAIT): uint.MaxValue when all of it
+    /// was read (a range past the end of the file reads as nothing, as on a disk thread), else how many leading bytes
+    /// were, for a disk thread to go on from.
+    /// </summary>
+    private unsafe uint ReadCached(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength)
+    {
+        if (s_noWaitUnsupported || !_segments.TryGetValue(segmentId, out var handle)) return 0;
+        uint done = 0;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added); // a segment removed meanwhile stays open until this read is over
+            int fd = (int)handle.DangerousGetHandle();
+            while (done < readLength)
+            {
+                var iov = new IoVec { Base = (byte*)destinationAddress + done, Length = readLength - done };
+                long n = preadv2(fd, &iov, 1, (long)(sourceAddress + done), RWF_NOWAIT);
+                if (n == 0) return uint.MaxValue; // past the end: the rest stays as it was
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR) continue;
+                    // EOPNOTSUPP (a file system or kernel without it): always go to the disk threads from now on.
+                    if (errno == EOPNOTSUPP) s_noWaitUnsupported = true;
+                    return done; // EAGAIN (not cached) or a failure: a disk thread reads (and reports) it
+                }
+                done += (uint)n;
+            }
+            return uint.MaxValue;
+        }
+        catch (ObjectDisposedException)
+        {
+            return done;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private const int EINTR = 4, EOPNOTSUPP = 95;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern unsafe long preadv2(int fd, IoVec* iov, int iovcnt, long offset, int flags);
 
     /// <summary>Puts every segment written since the last call on disk; throws when the disk fails.</summary>
     public void Sync()
