@@ -101,6 +101,8 @@ public sealed partial class CacheEntryGrain
         _loaded = true;
         DropHotCopies(fill.CacheKey);
         _fills.Committed(fill, committed);
+        // Written whole: the next lookups on this node read it without a call (a miss's first hit came here).
+        Publish(committed, committing: true);
         return FillAck.Accepted;
     }
 

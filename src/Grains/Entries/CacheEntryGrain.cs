@@ -202,11 +202,12 @@ public sealed partial class CacheEntryGrain(
 
     /// <summary>
     /// Publishes <paramref name="head"/> for lookups on this node, when it is still the current head, no commit is
-    /// being written, and this node owns the key under the view last checked.
+    /// being written (but the one writing it, <paramref name="committing"/>, once its header is written), and this node
+    /// owns the key under the view last checked.
     /// </summary>
-    private void Publish(EntryHead head)
+    private void Publish(EntryHead head, bool committing = false)
     {
-        if (!ReferenceEquals(_head, head) || _committing is not null || !_ownedHere || !PublishedHeads.Publishable(head)) return;
+        if (!ReferenceEquals(_head, head) || (_committing is not null && !committing) || !_ownedHere || !PublishedHeads.Publishable(head)) return;
         if (_published is { } current && ReferenceEquals(current.Head, head) && current.Version == _checkedVersion && published.IsPublished(current)) return;
         Withdraw();
         _published = published.Publish(head, _keyHash, _checkedVersion);
