@@ -34,6 +34,32 @@ rss_sampler() {
   done
 }
 
+# tree_ticks ROOTS_FILE: CPU time (user + system, clock ticks) used so far by the process trees of the pids in
+# ROOTS_FILE (exited children reaped by their parent count in its cutime/cstime).
+tree_ticks() {
+  local f line
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$f" || continue
+    f=${f#/proc/}
+    echo "${f%/stat} ${line##*) }"
+  done | awk -v roots="$(tr '\n' ' ' <"$1")" '
+    { parent[$1] = $3; ticks[$1] = $13 + $14 + $15 + $16 }
+    END {
+      n = split(roots, r, " ")
+      for (p in parent) {
+        q = p
+        for (d = 0; d < 64 && q > 1; d++) {
+          for (i = 1; i <= n; i++) if (q == r[i]) { total += ticks[p]; d = 64; break }
+          if (d < 64) q = parent[q]
+        }
+      }
+      printf "%.0f\n", total
+    }'
+}
+
+# box_ticks: "idle total" clock ticks of the whole machine so far (/proc/stat).
+box_ticks() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
+
 to_ms() { # wrk latency (512.00us / 1.23ms / 2.01s / 1.00m) in ms
   awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.2f", n }'
@@ -125,7 +151,10 @@ run_target() {
   if [[ $CUR == node ]]; then for ((i = 1; i <= NODES; i++)); do metrics "$i" >"$TMP/node$i-before.prom"; done; fi
   before=$(wc -l <"$ORIGIN_LOG")
   log "$CUR: measuring ${DURATION}s"
+  local cpu0 cpu1 idle0 idle1 box0 box1
+  cpu0=$(tree_ticks "$TMP/rss-roots"); read -r idle0 box0 < <(box_ticks)
   run_load measure "$DURATION" "$SEED"
+  cpu1=$(tree_ticks "$TMP/rss-roots"); read -r idle1 box1 < <(box_ticks)
   after=$(wc -l <"$ORIGIN_LOG")
   if [[ $CUR == node ]]; then for ((i = 1; i <= ${#NPID[@]}; i++)); do metrics "$i" >"$TMP/node$i-after.prom"; done; fi
   stop_pids "$sampler"
@@ -163,6 +192,12 @@ run_target() {
   ROWS+=("$(printf "$HEAD_FMT" "$name" "$rps" "$p50max" "$p99max" "$(ratio "$reqs" "$issued")" "$(ratio "$bytes" "$ibytes")" \
     "$reqs" "$sum_err" "$non" "$origin_mib" "$(mib "$rss_peak")" "$(mib "$rss_end")")")
   DETAILS+=("$name: issued $issued requests ($(awk -v b="$ibytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB of bodies), completed $(for ((i = 0; i < n; i++)); do wrk_field "$TMP/$CUR-measure-$i.wrk" done; done | paste -sd+ | bc); origin: $reqs requests ($status), $origin_mib MiB; socket errors connect/read/write/timeout $cr/$rr/$wr/$tr, non-2xx $non")
+  # CPU per request: on a machine the proxy shares with wrk and the origin, req/s follows it (see bench/README.md).
+  local hz cpu_s done_n
+  hz=$(getconf CLK_TCK)
+  cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz }')
+  done_n=$(for ((i = 0; i < n; i++)); do wrk_field "$TMP/$CUR-measure-$i.wrk" done; done | paste -sd+ | bc)
+  DETAILS+=("$name: CPU during the measured phase (+1 s): ${cpu_s} s of the proxy's process tree, $(awk -v c="$cpu_s" -v d="$DURATION" 'BEGIN { printf "%.0f", c * 100 / (d + 1) }')% of one core, $(awk -v c="$cpu_s" -v r="$done_n" 'BEGIN { if (r > 0) printf "%.0f", c * 1e6 / r; else printf "?" }') us per request; the machine was $(awk -v i0="$idle0" -v i1="$idle1" -v b0="$box0" -v b1="$box1" 'BEGIN { if (b1 > b0) printf "%.0f", (i1 - i0) * 100 / (b1 - b0); else printf "?" }')% idle (wrk and the origin share its cores)")
   if [[ $CUR == node ]]; then node_details; fi
   case $CUR in
     node) stop_nodes ;;
