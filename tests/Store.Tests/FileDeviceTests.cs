@@ -96,6 +96,33 @@ public sealed class FileDeviceTests : IDisposable
         for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 13), target.Bytes[i]);
     }
 
+    /// <summary>A read past the end of a segment reports the bytes that were there, inline as on a disk thread.</summary>
+    [Fact]
+    public async Task A_cached_read_past_the_end_reports_the_bytes_there_were()
+    {
+        var file = Path.Combine(_dir.Path, "hlog.log");
+        using var device = new FileDevice(file);
+        device.Initialize(1L << 20);
+        using var source = new NativePage();
+        for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 5);
+        await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
+        unsafe
+        {
+            var target = (IntPtr)NativeMemory.AlignedAlloc(2 * Page, 4096);
+            try
+            {
+                Completion? inline = null;
+                device.ReadAsync(0, 0, target, 2 * Page, (e, n, _) => inline = new Completion(e, n, Thread.CurrentThread.Name), null!);
+                Assert.NotNull(inline);
+                Assert.Equal(0u, inline.Error);
+                Assert.Equal((uint)Page, inline.Bytes);
+                var read = new Span<byte>((void*)target, Page);
+                for (int i = 0; i < Page; i++) Assert.Equal((byte)(i * 5), read[i]);
+            }
+            finally { NativeMemory.AlignedFree((void*)target); }
+        }
+    }
+
     private const int PosixFadviseDontNeed = 4;
 
     [DllImport("libc")]

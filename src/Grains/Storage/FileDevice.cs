@@ -63,11 +63,11 @@ internal sealed class FileDevice : StorageDeviceBase
         // Most reads of a record find it in the page cache: read it here, without waiting, and skip the hand-off to a
         // disk thread and back (two thread switches and their wake-ups, ~4 per read, a tenth of the node's CPU on the
         // Zipf mix). What is not cached (or only partly) goes on to a disk thread, so this thread never waits for a disk.
-        uint cached = readLength <= InlineReadLimit ? ReadCached(segmentId, sourceAddress, destinationAddress, readLength) : 0;
-        if (cached == uint.MaxValue)
+        uint cached = 0;
+        if (readLength <= InlineReadLimit && ReadCached(segmentId, sourceAddress, destinationAddress, readLength, out cached))
         {
             Interlocked.Decrement(ref _pending);
-            callback(0, readLength, context);
+            callback(0, cached, context);
             return;
         }
         _threads.Read(() =>
@@ -139,14 +139,14 @@ internal sealed class FileDevice : StorageDeviceBase
     private static volatile bool s_noWaitUnsupported;
 
     /// <summary>
-    /// Reads what the page cache holds of the range without waiting (preadv2 RWF_NOWAIT): uint.MaxValue when all of it
-    /// was read (a range past the end of the file reads as nothing, as on a disk thread), else how many leading bytes
-    /// were, for a disk thread to go on from.
+    /// Reads what the page cache holds of the range without waiting (preadv2 RWF_NOWAIT): true when the read is over
+    /// (all of it read, or the file ended first: the rest stays as it was, as on a disk thread), with the bytes read;
+    /// false with how many leading bytes were read, for a disk thread to go on from.
     /// </summary>
-    private unsafe uint ReadCached(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength)
+    private unsafe bool ReadCached(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength, out uint done)
     {
-        if (s_noWaitUnsupported || !_segments.TryGetValue(segmentId, out var handle)) return 0;
-        uint done = 0;
+        done = 0;
+        if (s_noWaitUnsupported || !_segments.TryGetValue(segmentId, out var handle)) return false;
         bool added = false;
         try
         {
@@ -156,22 +156,22 @@ internal sealed class FileDevice : StorageDeviceBase
             {
                 var iov = new IoVec { Base = (byte*)destinationAddress + done, Length = readLength - done };
                 long n = preadv2(fd, &iov, 1, (long)(sourceAddress + done), RWF_NOWAIT);
-                if (n == 0) return uint.MaxValue; // past the end: the rest stays as it was
+                if (n == 0) return true; // past the end
                 if (n < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
                     if (errno == EINTR) continue;
                     // EOPNOTSUPP (a file system or kernel without it): always go to the disk threads from now on.
                     if (errno == EOPNOTSUPP) s_noWaitUnsupported = true;
-                    return done; // EAGAIN (not cached) or a failure: a disk thread reads (and reports) it
+                    return false; // EAGAIN (not cached) or a failure: a disk thread reads (and reports) it
                 }
                 done += (uint)n;
             }
-            return uint.MaxValue;
+            return true;
         }
         catch (ObjectDisposedException)
         {
-            return done;
+            return false;
         }
         finally
         {
