@@ -62,6 +62,17 @@ public sealed class FileDeviceTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir.Path, "log", "hlog.log.0")));
     }
 
+    /// <summary>A device whose segment 0 holds one page, byte i being <paramref name="pattern"/>(i).</summary>
+    private static async Task<FileDevice> OnePageAsync(string file, Func<int, byte> pattern)
+    {
+        var device = new FileDevice(file);
+        device.Initialize(1L << 20);
+        using var source = new NativePage();
+        for (int i = 0; i < Page; i++) source.Bytes[i] = pattern(i);
+        await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
+        return device;
+    }
+
     /// <summary>
     /// A read the page cache holds completes at once on the caller's thread (no hand-off to a disk thread and back);
     /// one that needs the disk goes to a disk thread, so the caller (a request or a grain turn) never waits for a disk.
@@ -70,12 +81,8 @@ public sealed class FileDeviceTests : IDisposable
     public async Task A_cached_read_completes_on_the_callers_thread_and_one_that_needs_the_disk_on_a_disk_thread()
     {
         var file = Path.Combine(_dir.Path, "hlog.log");
-        using var device = new FileDevice(file);
-        device.Initialize(1L << 20);
-        using var source = new NativePage();
+        using var device = await OnePageAsync(file, i => (byte)(i * 13));
         using var target = new NativePage();
-        for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 13);
-        await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
 
         var caller = Thread.CurrentThread.Name;
         Completion? inline = null;
@@ -100,12 +107,7 @@ public sealed class FileDeviceTests : IDisposable
     [Fact]
     public async Task A_cached_read_past_the_end_reports_the_bytes_there_were()
     {
-        var file = Path.Combine(_dir.Path, "hlog.log");
-        using var device = new FileDevice(file);
-        device.Initialize(1L << 20);
-        using var source = new NativePage();
-        for (int i = 0; i < Page; i++) source.Bytes[i] = (byte)(i * 5);
-        await Run(cb => device.WriteAsync(source.Address, 0, 0, Page, cb, null!));
+        using var device = await OnePageAsync(Path.Combine(_dir.Path, "hlog.log"), i => (byte)(i * 5));
         unsafe
         {
             var target = (IntPtr)NativeMemory.AlignedAlloc(2 * Page, 4096);
