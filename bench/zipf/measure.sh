@@ -191,12 +191,13 @@ run_target() {
   ((n > 1)) && name="cluster"
   ROWS+=("$(printf "$HEAD_FMT" "$name" "$rps" "$p50max" "$p99max" "$(ratio "$reqs" "$issued")" "$(ratio "$bytes" "$ibytes")" \
     "$reqs" "$sum_err" "$non" "$origin_mib" "$(mib "$rss_peak")" "$(mib "$rss_end")")")
-  DETAILS+=("$name: issued $issued requests ($(awk -v b="$ibytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB of bodies), completed $(for ((i = 0; i < n; i++)); do wrk_field "$TMP/$CUR-measure-$i.wrk" done; done | paste -sd+ | bc); origin: $reqs requests ($status), $origin_mib MiB; socket errors connect/read/write/timeout $cr/$rr/$wr/$tr, non-2xx $non")
+  local done_n
+  done_n=$(for ((i = 0; i < n; i++)); do wrk_field "$TMP/$CUR-measure-$i.wrk" done; done | paste -sd+ | bc) # requests completed, over all wrk processes
+  DETAILS+=("$name: issued $issued requests ($(awk -v b="$ibytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB of bodies), completed $done_n; origin: $reqs requests ($status), $origin_mib MiB; socket errors connect/read/write/timeout $cr/$rr/$wr/$tr, non-2xx $non")
   # CPU per request: on a machine the proxy shares with wrk and the origin, req/s follows it (see bench/README.md).
-  local hz cpu_s done_n
+  local hz cpu_s
   hz=$(getconf CLK_TCK)
   cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz }')
-  done_n=$(for ((i = 0; i < n; i++)); do wrk_field "$TMP/$CUR-measure-$i.wrk" done; done | paste -sd+ | bc)
   DETAILS+=("$name: CPU during the measured phase (+1 s): ${cpu_s} s of the proxy's process tree, $(awk -v c="$cpu_s" -v d="$DURATION" 'BEGIN { printf "%.0f", c * 100 / (d + 1) }')% of one core, $(awk -v c="$cpu_s" -v r="$done_n" 'BEGIN { if (r > 0) printf "%.0f", c * 1e6 / r; else printf "?" }') us per request; the machine was $(awk -v i0="$idle0" -v i1="$idle1" -v b0="$box0" -v b1="$box1" 'BEGIN { if (b1 > b0) printf "%.0f", (i1 - i0) * 100 / (b1 - b0); else printf "?" }')% idle (wrk and the origin share its cores)")
   if [[ $CUR == node ]]; then node_details; fi
   case $CUR in

@@ -61,8 +61,8 @@ internal sealed class FileDevice : StorageDeviceBase
     {
         Interlocked.Increment(ref _pending);
         // Most reads of a record find it in the page cache: read it here, without waiting, and skip the hand-off to a
-        // disk thread and back (two thread switches and their wake-ups, ~4 per read, a tenth of the node's CPU on the
-        // Zipf mix). What is not cached (or only partly) goes on to a disk thread, so this thread never waits for a disk.
+        // disk thread and back (their wake-ups and spinning were two thirds of the node's thread switches on the Zipf
+        // mix). What is not cached (or only partly) goes on to a disk thread, so this thread never waits for a disk.
         uint cached = 0;
         if (readLength <= InlineReadLimit && ReadCached(segmentId, sourceAddress, destinationAddress, readLength, out cached))
         {
